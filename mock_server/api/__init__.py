@@ -1,0 +1,1 @@
+"""Thin handlers, one module per resource family, named by the spec's operationIds."""

@@ -1,0 +1,112 @@
+"""What a handler sees of one request: store, principal, validated inputs, and replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from connexion import context as connexion_context
+from starlette.responses import Response
+
+from ..errors import PermissionDenied
+from ..models.pagination import Page
+from ..state import IblPrincipal, MockState, VaiPrincipal, state_of
+from ..store import Store
+from ..validation import RequestData, request_data
+
+
+@dataclass
+class Call:
+    """The current request, as the handlers use it."""
+
+    scope: dict[str, Any]
+    state: MockState
+    data: RequestData
+    principal: Any
+
+    @property
+    def store(self) -> Store:
+        """The state every handler reads and writes."""
+        return self.state.store
+
+    @property
+    def body(self) -> Any:
+        """The validated request body (a dict for object bodies)."""
+        return self.data.body
+
+    def path(self, name: str) -> Any:
+        """A validated path parameter."""
+        return self.data.path[name]
+
+    def query(self, name: str, default: Any = None) -> Any:
+        """A validated query parameter (its spec default when absent)."""
+        return self.data.query.get(name, default)
+
+    def ibl_user(self, *, admin_only: bool = False) -> tuple[str, str]:
+        """The path's ``(org, user_id)``, once the principal is allowed to reach it."""
+        org, username = self.data.path["org"], self.data.path["user_id"]
+        principal = self.principal
+        if not isinstance(principal, IblPrincipal):
+            raise PermissionDenied()
+        if principal.org != org or (admin_only and not principal.is_admin):
+            raise PermissionDenied()
+        if not principal.is_admin and principal.username != username:
+            raise PermissionDenied()
+        return org, username
+
+    def vai_org(self) -> str:
+        """The caller's VirtuousAI organization."""
+        principal = self.principal
+        assert isinstance(principal, VaiPrincipal)
+        return principal.organization_id
+
+    def page_body(self, page: Page) -> dict[str, Any]:
+        """A DRF page body with absolute ``next``/``previous`` links that keep the query."""
+        return {
+            "count": page.count,
+            "next": self._page_url(page.number + 1) if page.has_next else None,
+            "previous": self._page_url(page.number - 1) if page.has_previous else None,
+            "results": page.results,
+        }
+
+    def _page_url(self, number: int) -> str:
+        query = {k: v for k, v in self.data.raw_query.items() if k != "page"}
+        if number > 1:
+            query["page"] = str(number)
+        return self.base_url() + self.scope["path"] + (f"?{urlencode(query)}" if query else "")
+
+    def base_url(self) -> str:
+        """``scheme://host`` as the client addressed the mock."""
+        host = None
+        for name, value in self.scope.get("headers", ()):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        if host is None:
+            server = self.scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{self.scope.get('scheme', 'http')}://{host}"
+
+
+def current() -> Call:
+    """The ``Call`` for the request being handled."""
+    scope = connexion_context.scope._get_current_object()  # the real dict, not the proxy
+    token_info = connexion_context.context.get("token_info") or {}
+    return Call(
+        scope=scope,
+        state=state_of(scope),
+        data=request_data(scope),
+        principal=token_info.get("principal"),
+    )
+
+
+def json(body: Any, status: int = 200) -> Response:
+    """A JSON reply."""
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    """An empty 204 reply."""
+    return Response(status_code=204)

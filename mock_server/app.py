@@ -1,0 +1,111 @@
+"""``create_app(settings)``: both APIs and the admin plane on one connexion AsyncApp."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from connexion import AsyncApp
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from starlette.middleware.cors import CORSMiddleware
+
+from . import error_handlers
+from .auth import SECURITY_FUNCTIONS
+from .dispatch import DirectApp
+from .settings import SPEC_DIR, Settings
+from .state import MockState, StateMiddleware
+from .store import Store
+from .validation import VALIDATOR_MAP
+
+
+@dataclass(frozen=True)
+class ApiDoc:
+    """One API the mock serves, and where its docs live."""
+
+    name: str
+    title: str
+    spec_file: str
+    base_path: str  # the spec's server URL
+    ui_path: str  # Swagger UI, relative to base_path
+
+    @property
+    def docs_path(self) -> str:
+        """Where Swagger UI is."""
+        return f"{self.base_path}{self.ui_path}"
+
+    @property
+    def spec_path(self) -> str:
+        """Where the served spec is, as JSON."""
+        return f"{self.docs_path}/openapi.json"
+
+
+APIS = (
+    ApiDoc("ibl", "ibl.ai data manager", "ibl-data-manager.yaml", "", "/docs/ibl"),
+    ApiDoc("virtuousai", "VirtuousAI Memory API", "virtuousai-memory.yaml", "/api/v1", "/docs"),
+    ApiDoc("admin", "memmock admin plane", "admin.yaml", "/_mock", "/docs"),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_spec(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as fh:
+        # A JSON round trip unshares YAML aliases: connexion extends parameter lists in place.
+        spec: dict[str, Any] = json.loads(json.dumps(yaml.safe_load(fh)))
+    # Wire each security scheme to its function here, so the spec files stay pure contract.
+    for name, scheme in spec.get("components", {}).get("securitySchemes", {}).items():
+        key, function = SECURITY_FUNCTIONS[name]
+        scheme[key] = function
+    return spec
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    """A fresh copy of one of the mock's specs (``ibl``, ``virtuousai`` or ``admin``)."""
+    api = next(a for a in APIS if a.name == name)
+    return copy.deepcopy(_load_spec(SPEC_DIR / api.spec_file))
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:
+    """Build the mock: both APIs, the admin plane, state loaded from the fixtures.
+
+    ``settings`` defaults to ``Settings.from_env()``; ``store`` lets a test inject one (for
+    example with a fixed clock) instead of loading ``settings.fixtures``.
+    """
+    settings = settings or Settings.from_env()
+    if store is None:
+        store = Store.from_file(settings.fixtures) if settings.fixtures else Store()
+    state = MockState(store=store, settings=settings)
+    app = AsyncApp(
+        __name__,
+        validator_map=VALIDATOR_MAP,
+        validate_responses=settings.strict,
+        strict_validation=False,
+    )
+    # Swap in the lean inner app before any API is added (connexion builds its stack lazily).
+    app._middleware_app = app.middleware.app = DirectApp()
+    for api in APIS:
+        app.add_api(
+            load_spec(api.name),
+            name=api.name,
+            swagger_ui_options=SwaggerUIOptions(
+                spec_path=f"{api.ui_path}/openapi.json", swagger_ui_path=api.ui_path
+            ),
+        )
+    error_handlers.install(app)
+    app.add_middleware(StateMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, state=state)
+    if settings.cors:
+        app.add_middleware(
+            CORSMiddleware,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            allow_origins=["*"],
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["*"],
+        )
+    app.state = state  # type: ignore[attr-defined]
+    return app

@@ -1,0 +1,109 @@
+"""The ``memmock`` command: ``memmock serve`` runs the mock."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .settings import AUTH_MODES, LOG_LEVELS, Settings
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = sub.add_parser(
+        "serve",
+        help="run the mock server",
+        description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
+        "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
+        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS); flags win.",
+    )
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--fixtures", type=Path, help="fixtures file to load (default fixtures/default.yaml)")
+    serve.add_argument("--no-fixtures", action="store_true", default=None, help="start with empty state and no tokens")
+    serve.add_argument("--auth", choices=AUTH_MODES, help="'tokens' (default): fixture tokens only; 'open': any credential of the right form")
+    serve.add_argument("--strict", action="store_true", default=None, help="validate every response against the spec (500 on a violation)")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
+    serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
+    serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from parsed flags over ``MEMMOCK_*`` variables."""
+    overrides = {
+        "host": args.host,
+        "port": args.port,
+        "fixtures": args.fixtures,
+        "auth": args.auth,
+        "strict": args.strict,
+        "log_level": args.log_level,
+        "body_limit": args.body_limit,
+        "cors": args.cors,
+    }
+    settings = Settings.from_env(**overrides)
+    if args.no_fixtures:
+        settings = settings.with_(fixtures=None)
+    return settings
+
+
+def banner(settings: Settings, port: int) -> str:
+    """What ``serve`` prints on start: where each API and its docs are, and the dev tokens."""
+    from .app import APIS
+    from .store import Store
+
+    base = f"http://{settings.host}:{port}"
+    lines = [f"memmock listening on {base}  (auth: {settings.auth}, strict: {settings.strict})"]
+    for api in APIS:
+        lines.append(f"  {api.title:<24} docs {base}{api.docs_path}/   spec {base}{api.spec_path}")
+    lines.append(f"  ibl base path            {base}/api/ai-prompt|ai-mentor|ai-analytics/orgs/<org>/users/<user>/...")
+    lines.append(f"  VirtuousAI base path     {base}/api/v1/memory")
+    if settings.fixtures:
+        store = Store.from_file(settings.fixtures)
+        lines.append(f"dev tokens (from {settings.fixtures}):")
+        for key, principal in store.credentials.ibl_tokens():
+            role = "admin" if principal.is_admin else "user"
+            lines.append(f"  ibl  Authorization: Api-Token {key}   ({role} {principal.username} of org {principal.org})")
+        for key, vai in store.credentials.vai_tokens():
+            lines.append(f"  vai  Authorization: Bearer {key}   (organization {vai.organization_id}, {vai.name})")
+    else:
+        lines.append("no fixtures loaded: no tokens (use --auth open, or PUT /_mock/state)")
+    return "\n".join(lines)
+
+
+def serve(settings: Settings) -> int:
+    """Run the mock until interrupted."""
+    import uvicorn
+
+    from .app import create_app
+
+    app = create_app(settings)
+    print(banner(settings, settings.port), flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        loop="auto",
+        http="auto",
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``memmock`` console script."""
+    parser = argparse.ArgumentParser(prog="memmock", description="Contract-driven mock of the ibl.ai and VirtuousAI memory APIs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(settings_from_args(args))
+    except ValueError as exc:  # bad settings: say which, not a traceback
+        parser.error(str(exc))
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,469 @@
+"""ai-analytics: chat history (conversations of an org) and its filter data.
+
+Conversations are kept per org in a dict by id plus a ``TimeIndex`` (per org, and per org and
+mentor) by ``inserted_at``: read backwards it is the default list order (``-inserted_at``,
+ties by id), so a default page costs O(page + log n); date ranges and the analytics buckets are
+bisections with C-speed sums over a parallel list of message counts.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, Callable, Sequence
+
+from mock_server.clock import UTC, parse_date, parse_datetime, to_micros
+from mock_server.errors import InvalidRequest, NotFound, Problem
+from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid, ts
+from mock_server.models.pagination import Page, order_items, paginate, parse_ordering
+
+DEFAULT_ORDERING = "-inserted_at"
+MESSAGE_TYPES = ("human", "ai")
+DEFAULT_SENTIMENT = "neutral"
+
+_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "inserted_at": lambda c: c["inserted_us"],
+    "rating": lambda c: c["rating"],
+    "student": lambda c: c["student"],
+    "sentiment": lambda c: c["sentiment"],
+}
+
+# Body fields a client may write, with their defaults on create.
+WRITABLE: dict[str, Any] = {
+    "topics": list,
+    "mentor": None,
+    "model": "",
+    "platform": "",
+    "has_document": False,
+    "memory_tracked": False,
+    "enable_artifacts": False,
+    "is_shared": False,
+    "is_authenticated": True,
+    "llm_name": None,
+    "llm_provider": None,
+    "metadata": None,
+    "title": None,
+    "tools": list,
+}
+REQUIRED_ON_WRITE = ("topics", "mentor", "model", "platform")
+
+_CONV_SPEC = {
+    "id": ("uuid", True, None),
+    "org": ("str", True, None),
+    "student": ("str", True, None),
+    "email": ("str?", False, None),
+    "mentor": ("uuid", True, None),
+    "topics": ("list", False, list),
+    "sentiment": ("str", False, DEFAULT_SENTIMENT),
+    "model": ("str", False, ""),
+    "platform": ("str", False, ""),
+    "rating": ("int", False, 0),
+    "lti_email": ("str?", False, None),
+    "lti_username": ("str?", False, None),
+    "inserted_at": ("datetime", True, None),
+    "has_document": ("bool", False, False),
+    "memory_tracked": ("bool", False, False),
+    "enable_artifacts": ("bool", False, False),
+    "is_shared": ("bool", False, False),
+    "is_authenticated": ("bool", False, True),
+    "llm_name": ("str?", False, None),
+    "llm_provider": ("str?", False, None),
+    "metadata": ("any", False, None),
+    "title": ("str?", False, None),
+    "tools": ("list[int]", False, list),
+    "messages": ("list", False, list),
+}
+_TOPIC_SPEC = {"name": ("str", True, None)}
+_MESSAGE_SPEC = {"type": ("str", True, None), "content": ("str", True, None), "timestamp": ("datetime", True, None)}
+
+
+class ChatHistoryBackend:
+    """Conversations per org (the whole org is listed; a created one belongs to the path user)."""
+
+    SECTIONS = ("chat_history",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._convs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._index: dict[str, TimeIndex] = {}
+        self._mentor_index: dict[tuple[str, str], TimeIndex] = {}
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def list(
+        self,
+        org: str,
+        *,
+        page: str | int | None = None,
+        page_size: str | int | None = None,
+        ordering: str | None = None,
+        start_date: str | date | None = None,
+        end_date: str | date | None = None,
+        filter_user_id: str | None = None,
+        mentor: str | None = None,
+        sentiment: str | None = None,
+        topics: str | None = None,
+    ) -> Page:
+        """A page of the org's conversations, filtered; default order ``-inserted_at``, ties by id."""
+        rows = self._select(org, ordering, start_date, end_date, filter_user_id, mentor, sentiment, topics)
+        result = paginate(rows, page, page_size)
+        result.results = [_out(c) for c in result.results]
+        return result
+
+    def retrieve(self, org: str, conversation_id: Any, filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One conversation of the org; NotFound if absent, of another org, or excluded by the filters.
+
+        DRF applies a viewset's filters to detail routes too, so the list's query filters may be passed.
+        """
+        return _out(self._get(org, conversation_id, filters))
+
+    def create(self, org: str, username: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Create a conversation of ``username`` in ``org`` (inserted now, rating 0, sentiment neutral)."""
+        self._check_required(fields)
+        user = self._ctx.users.get(org, username)
+        now = self._ctx.clock.now()
+        conv: dict[str, Any] = {
+            "id": self._ctx.ids.uuid4(),
+            "org": org,
+            "student": username,
+            "email": user.email,
+            "sentiment": DEFAULT_SENTIMENT,
+            "rating": 0,
+            "lti_email": user.lti_email or "",
+            "lti_username": user.lti_username or "",
+            "inserted_at": now,
+            "inserted_us": to_micros(now),
+            "messages": [],
+            "n_human": 0,
+            "n_ai": 0,
+        }
+        for name, default in WRITABLE.items():
+            conv[name] = default() if callable(default) else default
+        self._write(conv, fields)
+        self._insert(conv)
+        return _out(conv)
+
+    def update(self, org: str, conversation_id: Any, fields: dict[str, Any], partial: bool = False,
+               filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """PUT (topics, mentor, model, platform required) or PATCH of the writable fields."""
+        conv = self._get(org, conversation_id, filters)
+        if not partial:
+            self._check_required(fields)
+        old_mentor = conv["mentor"]
+        self._write(conv, fields)
+        if conv["mentor"] != old_mentor:
+            self._mentor_index[(org, old_mentor)].remove(conv["inserted_us"], conv["id"])
+            self._mentor_index.setdefault((org, conv["mentor"]), TimeIndex()).insert(
+                conv["inserted_us"], conv["id"], _count(conv))
+        return _out(conv)
+
+    def partial_update(self, org: str, conversation_id: Any, fields: dict[str, Any],
+                       filters: dict[str, Any] | None = None) -> dict[str, Any]:
+        """PATCH: as ``update`` with nothing required."""
+        return self.update(org, conversation_id, fields, partial=True, filters=filters)
+
+    def destroy(self, org: str, conversation_id: Any, filters: dict[str, Any] | None = None) -> None:
+        """Delete a conversation of the org; NotFound if absent."""
+        conv = self._get(org, conversation_id, filters)
+        del self._convs[org][conv["id"]]
+        self._index[org].remove(conv["inserted_us"], conv["id"])
+        self._mentor_index[(org, conv["mentor"])].remove(conv["inserted_us"], conv["id"])
+
+    def append_messages(self, org: str, conversation_id: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """Append ``{type: human|ai, content, timestamp?}`` messages (admin plane); counts follow."""
+        conv = self._get(org, conversation_id, None)
+        parsed = []
+        problems = []
+        for i, m in enumerate(messages):
+            kind = m.get("type") if isinstance(m, dict) else None
+            if kind not in MESSAGE_TYPES:
+                problems.append((i, "type", kind))
+                continue
+            content = m.get("content")
+            if not isinstance(content, str):
+                problems.append((i, "content", content))
+                continue
+            stamp = m.get("timestamp")
+            try:
+                when = parse_datetime(stamp) if stamp is not None else self._ctx.clock.now()
+            except (ValueError, TypeError):
+                problems.append((i, "timestamp", stamp))
+                continue
+            parsed.append({"type": kind, "content": content, "timestamp": when})
+        if problems:
+            raise InvalidRequest([
+                Problem("body", ("messages", i, name), "choice" if name == "type" else
+                        ("string" if name == "content" else "date-time"), value,
+                        {"choices": list(MESSAGE_TYPES)} if name == "type" else {})
+                for i, name, value in problems
+            ])
+        for m in parsed:
+            conv["messages"].append(m)
+            conv["n_human" if m["type"] == "human" else "n_ai"] += 1
+        self._index[org].set_value(conv["inserted_us"], conv["id"], _count(conv))
+        self._mentor_index[(org, conv["mentor"])].set_value(conv["inserted_us"], conv["id"], _count(conv))
+        return _out(conv)
+
+    def filter_data(self, org: str, start_date: str | date | None = None, end_date: str | date | None = None,
+                    mentor_id: str | None = None, monthly_range: bool = False) -> dict[str, Any]:
+        """ChatHistoryFilterData over the org's conversations (narrowed by dates and mentor).
+
+        ``date_ranges``: without ``monthly_range`` one range from the first to the last conversation
+        date; with it, one range per calendar month, clipped to the first and last dates.
+        """
+        rows = list(self._select(org, None, start_date, end_date, None, mentor_id, None, None))
+        topics = sorted({t["name"] for c in rows for t in c["topics"]}, key=lambda n: (n.casefold(), n))
+        sentiments = sorted({c["sentiment"] for c in rows})
+        users: dict[str, dict[str, str]] = {}
+        for c in rows:
+            users.setdefault(c["student"], {"username": c["student"], "email": c["email"],
+                                            "lti_email": c["lti_email"]})
+        dates = sorted({c["inserted_at"].date() for c in rows})
+        ranges: list[dict[str, str]] = []
+        if dates:
+            first, last = dates[0], dates[-1]
+            if monthly_range:
+                cursor = first
+                while cursor <= last:
+                    month_end = _month_end(cursor)
+                    ranges.append({"start_date": cursor.isoformat(), "end_date": min(month_end, last).isoformat()})
+                    cursor = month_end + timedelta(days=1)
+            else:
+                ranges.append({"start_date": first.isoformat(), "end_date": last.isoformat()})
+        return {
+            "topics": [{"name": n} for n in topics],
+            "sentiment": sentiments,
+            "users": [users[u] for u in sorted(users)],
+            "date_ranges": ranges,
+        }
+
+    def index_for(self, org: str, mentor: str | None = None) -> TimeIndex:
+        """The time index of an org, or of one mentor in it (empty when unknown)."""
+        if mentor is None:
+            return self._index.get(org) or TimeIndex()
+        key = norm_uuid(mentor)
+        return (self._mentor_index.get((org, key)) if key else None) or TimeIndex()
+
+    def count(self, org: str | None = None) -> int:
+        """How many conversations (of one org, or in all)."""
+        if org is not None:
+            return len(self._convs.get(org, {}))
+        return sum(len(d) for d in self._convs.values())
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _select(self, org: str, ordering: str | None, start_date: Any, end_date: Any, filter_user_id: str | None,
+                mentor: str | None, sentiment: str | None, topics: str | None) -> Sequence[dict[str, Any]]:
+        start = _query_date("start_date", start_date)
+        end = _query_date("end_date", end_date)
+        by_id = self._convs.get(org, {})
+        index = self._index.get(org) or TimeIndex()
+        lo = to_micros(_midnight(start)) if start else None
+        hi = to_micros(_midnight(end + timedelta(days=1))) if end else None
+        if lo is None and hi is None:
+            i, j = 0, len(index)
+        else:
+            i, j = index.span(lo if lo is not None else -(2**62), hi if hi is not None else 2**62)
+        rows: Sequence[dict[str, Any]] = index.newest_first(by_id, i, j)
+        preds: list[Callable[[dict[str, Any]], bool]] = []
+        if filter_user_id is not None:
+            preds.append(lambda c: c["student"] == filter_user_id)
+        if mentor is not None:
+            wanted = norm_uuid(mentor)
+            preds.append(lambda c: c["mentor"] == wanted)
+        if sentiment is not None:
+            preds.append(lambda c: c["sentiment"] == sentiment)
+        if topics is not None:
+            needle = topics.casefold()
+            preds.append(lambda c: any(t["name"].casefold() == needle for t in c["topics"]))
+        if len(preds) == 1:
+            pred = preds[0]
+            rows = [c for c in rows if pred(c)]
+        elif preds:
+            rows = [c for c in rows if all(p(c) for p in preds)]
+        keys = parse_ordering(ordering, _FIELDS, DEFAULT_ORDERING)
+        if keys != [("inserted_at", True)]:
+            rows = order_items(list(rows), keys, _FIELDS, lambda c: c["id"])
+        return rows
+
+    def _get(self, org: str, conversation_id: Any, filters: dict[str, Any] | None) -> dict[str, Any]:
+        conv = self._convs.get(org, {}).get(require_uuid(conversation_id))
+        if conv is None:
+            raise NotFound()
+        if filters:
+            allowed = {"start_date", "end_date", "filter_user_id", "mentor", "sentiment", "topics"}
+            wanted = {k: v for k, v in filters.items() if k in allowed and v is not None}
+            if wanted:
+                rows = self._select(org, None, wanted.get("start_date"), wanted.get("end_date"),
+                                    wanted.get("filter_user_id"), wanted.get("mentor"), wanted.get("sentiment"),
+                                    wanted.get("topics"))
+                if not any(c is conv for c in rows):
+                    raise NotFound()
+        return conv
+
+    @staticmethod
+    def _check_required(fields: dict[str, Any]) -> None:
+        missing = [name for name in REQUIRED_ON_WRITE if fields.get(name) is None]
+        if missing:
+            raise InvalidRequest([_problem(name, "required") for name in missing])
+
+    def _write(self, conv: dict[str, Any], fields: dict[str, Any]) -> None:
+        if "mentor" in fields and fields["mentor"] is not None:
+            mentor = norm_uuid(fields["mentor"])
+            if mentor is None:
+                raise InvalidRequest([_problem("mentor", "uuid", fields["mentor"])])
+            conv["mentor"] = mentor
+        for name in WRITABLE:
+            if name == "mentor" or name not in fields:
+                continue
+            value = fields[name]
+            if name == "topics":
+                value = [{"name": t["name"] if isinstance(t, dict) else str(t)} for t in (value or [])]
+            elif name == "tools":
+                value = list(value or [])
+            conv[name] = value
+
+    def _insert(self, conv: dict[str, Any]) -> None:
+        org = conv["org"]
+        self._convs.setdefault(org, {})[conv["id"]] = conv
+        self._index.setdefault(org, TimeIndex()).insert(conv["inserted_us"], conv["id"], _count(conv))
+        self._mentor_index.setdefault((org, conv["mentor"]), TimeIndex()).insert(
+            conv["inserted_us"], conv["id"], _count(conv))
+
+    # --- state -----------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Drop everything."""
+        self._convs.clear()
+        self._index.clear()
+        self._mentor_index.clear()
+
+    def load(self, reader: DocReader, sections: dict[str, list[Any]], path: Path) -> None:
+        """Read this family's section of a fixtures document (messages nested in each conversation)."""
+        users = self._ctx.users
+        pending: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for i, raw in enumerate(sections["chat_history"]):
+            where = path + ("chat_history", i)
+            rec = reader.record(raw, where, _CONV_SPEC)
+            if rec is None:
+                continue
+            if rec["id"] in seen:
+                reader.fail(where + ("id",), "custom", rec["id"], message="Duplicate id.")
+                continue
+            topics = [reader.record(t, where + ("topics", j), _TOPIC_SPEC) for j, t in enumerate(rec["topics"])]
+            messages = [reader.record(m, where + ("messages", j), _MESSAGE_SPEC)
+                        for j, m in enumerate(rec["messages"])]
+            bad = False
+            for j, m in enumerate(messages):
+                if m is not None and m["type"] not in MESSAGE_TYPES:
+                    reader.fail(where + ("messages", j, "type"), "choice", m["type"], choices=list(MESSAGE_TYPES))
+                    bad = True
+            if bad or any(t is None for t in topics) or any(m is None for m in messages):
+                continue
+            seen.add(rec["id"])
+            user = users.get(rec["org"], rec["student"])
+            rec["email"] = rec["email"] if rec["email"] is not None else user.email
+            rec["lti_email"] = rec["lti_email"] if rec["lti_email"] is not None else (user.lti_email or "")
+            rec["lti_username"] = rec["lti_username"] if rec["lti_username"] is not None else (user.lti_username or "")
+            rec["topics"] = topics
+            rec["messages"] = messages
+            rec["n_human"] = sum(1 for m in messages if m["type"] == "human")
+            rec["n_ai"] = len(messages) - rec["n_human"]
+            rec["inserted_us"] = to_micros(rec["inserted_at"])
+            pending.append(rec)
+        # Bulk build: sort once instead of n insertions.
+        for rec in pending:
+            self._convs.setdefault(rec["org"], {})[rec["id"]] = rec
+        buckets: dict[Any, list[dict[str, Any]]] = {}
+        for rec in pending:
+            buckets.setdefault(rec["org"], []).append(rec)
+            buckets.setdefault((rec["org"], rec["mentor"]), []).append(rec)
+        for scope, recs in buckets.items():
+            index = TimeIndex.build((r["inserted_us"], r["id"], _count(r)) for r in recs)
+            if isinstance(scope, tuple):
+                self._mentor_index[scope] = index
+            else:
+                self._index[scope] = index
+
+    def export(self) -> dict[str, list[dict[str, Any]]]:
+        """This family's section, in the fixtures format (oldest first)."""
+        out = []
+        for org in sorted(self._convs):
+            convs = self._convs[org]
+            for c in reversed(self._index[org].newest_first(convs)):
+                out.append({
+                    "id": c["id"], "org": c["org"], "student": c["student"], "email": c["email"],
+                    "mentor": c["mentor"], "topics": [dict(t) for t in c["topics"]], "sentiment": c["sentiment"],
+                    "model": c["model"], "platform": c["platform"], "rating": c["rating"],
+                    "lti_email": c["lti_email"], "lti_username": c["lti_username"],
+                    "inserted_at": ts(c["inserted_at"]),
+                    **{k: c[k] for k in ("has_document", "memory_tracked", "enable_artifacts", "is_shared",
+                                         "is_authenticated", "llm_name", "llm_provider", "metadata", "title")},
+                    "tools": list(c["tools"]),
+                    "messages": [{"type": m["type"], "content": m["content"], "timestamp": ts(m["timestamp"])}
+                                 for m in c["messages"]],
+                })
+        return {"chat_history": out}
+
+
+def _count(conv: dict[str, Any]) -> int:
+    return conv["n_human"] + conv["n_ai"]
+
+
+def _problem(name: str, kind: str, value: Any = None) -> Problem:
+    return Problem("body", (name,), kind, value, {})
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _month_end(day: date) -> date:
+    first_next = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def _query_date(name: str, value: Any) -> date | None:
+    """An optional ``YYYY-MM-DD`` query value; malformed -> InvalidRequest (DRF date message)."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_date(value)
+    except (ValueError, TypeError):
+        raise InvalidRequest.one("query", name, "date", value) from None
+
+
+def transcript(messages: list[dict[str, Any]]) -> str:
+    """The ``messages`` string of a conversation: one ``<type>: <content>`` line per message."""
+    return "\n".join(f"{m['type']}: {m['content']}" for m in messages)
+
+
+def _out(c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": c["id"],
+        "messages": transcript(c["messages"]),
+        "topics": [dict(t) for t in c["topics"]],
+        "sentiment": c["sentiment"],
+        "mentor": c["mentor"],
+        "student": c["student"],
+        "email": c["email"],
+        "model": c["model"],
+        "rating": c["rating"],
+        "platform": c["platform"],
+        "lti_email": c["lti_email"],
+        "lti_username": c["lti_username"],
+        "inserted_at": ts(c["inserted_at"]),
+        "has_document": c["has_document"],
+        "memory_tracked": c["memory_tracked"],
+        "enable_artifacts": c["enable_artifacts"],
+        "is_shared": c["is_shared"],
+        "is_authenticated": c["is_authenticated"],
+        "llm_name": c["llm_name"],
+        "llm_provider": c["llm_provider"],
+        "metadata": c["metadata"],
+        "title": c["title"],
+        "is_conversation": c["n_human"] > 0 and c["n_ai"] > 0,
+        "message_count_human": c["n_human"],
+        "message_count_ai": c["n_ai"],
+        "tools": list(c["tools"]),
+    }

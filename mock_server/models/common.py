@@ -1,0 +1,339 @@
+"""What every backend shares: the id source, the tenants' user registry, and the fixtures reader."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import uuid
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+from mock_server.clock import isoformat_z, parse_date, parse_datetime
+from mock_server.errors import InvalidRequest, NotFound, Problem
+
+Path = tuple[str | int, ...]
+
+
+class IdSource:
+    """Integer ids per resource and deterministic UUIDs.
+
+    UUID number ``n`` is derived from ``(seed, n)`` by hashing, so a store that reloads its own
+    export (which records ``uuid_counter``) continues the very same sequence and never repeats one.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.uuid_counter = 0
+        self.next: dict[str, int] = {}
+
+    def next_int(self, resource: str) -> int:
+        """The next integer id of ``resource`` (1, 2, 3, ...)."""
+        value = self.next.get(resource, 1)
+        self.next[resource] = value + 1
+        return value
+
+    def seen_int(self, resource: str, value: int) -> None:
+        """Make sure ids handed out later stay above ``value`` (a loaded id)."""
+        if self.next.get(resource, 1) <= value:
+            self.next[resource] = value + 1
+
+    def uuid4(self) -> str:
+        """The next deterministic version-4 UUID, as a lowercase string."""
+        digest = hashlib.blake2b(f"{self.seed}:{self.uuid_counter}".encode(), digest_size=16).digest()
+        self.uuid_counter += 1
+        return str(uuid.UUID(bytes=digest, version=4))
+
+    def reset(self, seed: int, uuid_counter: int = 0, next_ids: dict[str, int] | None = None) -> None:
+        """Start over from a loaded document's counters."""
+        self.seed = seed
+        self.uuid_counter = uuid_counter
+        self.next = dict(next_ids or {})
+
+
+@dataclass(slots=True)
+class Context:
+    """What a backend needs from the store: the clock, the id source and the user registry."""
+
+    clock: Any
+    ids: IdSource
+    users: "UserRegistry"
+
+
+@dataclass(slots=True)
+class UserInfo:
+    """What the org's user registry knows about a user (used for chat-history emails)."""
+
+    org: str
+    username: str
+    email: str
+    lti_email: str = ""
+    lti_username: str = ""
+
+
+class UserRegistry:
+    """Known users per org: email and LTI claims. Unknown users get ``<username>@example.com``."""
+
+    def __init__(self) -> None:
+        self._users: dict[tuple[str, str], UserInfo] = {}
+
+    def clear(self) -> None:
+        """Forget every user."""
+        self._users.clear()
+
+    def add(self, info: UserInfo) -> None:
+        """Register (or replace) a user."""
+        self._users[(info.org, info.username)] = info
+
+    def get(self, org: str, username: str) -> UserInfo:
+        """The registered user, or a stand-in with a derived email and empty LTI claims."""
+        found = self._users.get((org, username))
+        return found if found is not None else UserInfo(org, username, f"{username}@example.com")
+
+    def all(self) -> list[UserInfo]:
+        """Every registered user, in (org, username) order."""
+        return [self._users[k] for k in sorted(self._users)]
+
+
+def norm_uuid(value: Any) -> str | None:
+    """A UUID (string or uuid.UUID) as its canonical lowercase string; None if it is not one."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def require_uuid(value: Any, detail: str | None = None) -> str:
+    """A path id that must be a UUID; anything else is simply not found."""
+    found = norm_uuid(value)
+    if found is None:
+        raise NotFound(detail)
+    return found
+
+
+def ts(dt: datetime | None) -> str | None:
+    """A stored datetime as the wire string (or None)."""
+    return None if dt is None else isoformat_z(dt)
+
+
+# --- reading a fixtures document --------------------------------------------------------------
+
+# A field spec: name -> (type, required, default). Types: int, str, bool, datetime, date, uuid,
+# any, list, dict, list[int]; a trailing "?" allows null. Defaults are immutable scalars or a
+# callable (e.g. ``list``) that makes a fresh value.
+Spec = dict[str, tuple[str, bool, Any]]
+
+_KIND = {"int": "integer", "str": "string", "bool": "boolean", "datetime": "date-time", "date": "date",
+         "uuid": "uuid", "list": "array", "dict": "object", "list[int]": "array"}
+
+
+class DocReader:
+    """Checks a fixtures document while reading it, collecting every problem with its path."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Path, kind: str, input: Any = None, **params: Any) -> None:
+        """Record one problem at ``path``."""
+        self.problems.append(Problem("body", path, kind, input, params))
+
+    def raise_if_failed(self) -> None:
+        """Raise InvalidRequest with every problem found so far."""
+        if self.problems:
+            raise InvalidRequest(list(self.problems))
+
+    def section(self, container: Any, key: str, path: Path, kind: str = "list") -> Any:
+        """``container[key]`` (a list or dict), empty when absent or null."""
+        value = container.get(key) if isinstance(container, dict) else None
+        if value is None:
+            return [] if kind == "list" else {}
+        expected = list if kind == "list" else dict
+        if not isinstance(value, expected):
+            self.fail(path + (key,), "array" if kind == "list" else "object", value)
+            return [] if kind == "list" else {}
+        return value
+
+    def known_keys(self, mapping: dict[str, Any], allowed: Iterable[str], path: Path) -> None:
+        """Flag keys that are not in ``allowed`` (typos in fixtures should not pass silently)."""
+        allowed = set(allowed)
+        for key in mapping:
+            if key not in allowed:
+                self.fail(path + (str(key),), "custom", mapping[key], message="Unknown field.")
+
+    def record(self, rec: Any, path: Path, spec: Spec) -> dict[str, Any] | None:
+        """Read one record against ``spec``; None (and problems recorded) when it is not usable."""
+        if not isinstance(rec, dict):
+            self.fail(path, "object", rec)
+            return None
+        before = len(self.problems)
+        self.known_keys(rec, spec, path)
+        out: dict[str, Any] = {}
+        for name, (typ, required, default) in spec.items():
+            if name not in rec:
+                if required:
+                    self.fail(path + (name,), "required")
+                else:
+                    out[name] = default() if callable(default) else default  # scalar defaults only
+                continue
+            value = rec[name]
+            nullable = typ.endswith("?")
+            base = typ.rstrip("?")
+            if value is None:
+                if nullable or base == "any":
+                    out[name] = None
+                else:
+                    self.fail(path + (name,), "null", value)
+                continue
+            ok, converted = _convert(base, value)
+            if ok:
+                out[name] = converted
+            else:
+                self.fail(path + (name,), _KIND.get(base, "custom"), value, message="Invalid value.")
+        return out if len(self.problems) == before else None
+
+
+def _convert(typ: str, value: Any) -> tuple[bool, Any]:
+    if typ == "any":
+        return True, copy.deepcopy(value)
+    if typ == "int":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if typ == "str":
+        return isinstance(value, str), value
+    if typ == "bool":
+        return isinstance(value, bool), value
+    if typ == "list":
+        return isinstance(value, list), value
+    if typ == "dict":
+        return isinstance(value, dict), value
+    if typ == "list[int]":
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        return ok, list(value) if ok else value
+    if typ == "uuid":
+        found = norm_uuid(value)
+        return found is not None, found
+    if typ == "datetime":
+        if isinstance(value, (str, datetime)):
+            try:
+                return True, parse_datetime(value)
+            except ValueError:
+                pass
+        return False, value
+    if typ == "date":
+        if isinstance(value, (str, date)):
+            try:
+                return True, parse_date(value)
+            except ValueError:
+                pass
+        return False, value
+    raise AssertionError(f"unknown field type {typ}")  # pragma: no cover - programming error
+
+
+
+class TimeIndex:
+    """Ids kept in (time ascending, id descending) order with a parallel list of integer values.
+
+    Read backwards this is newest first with ties by id ascending, the default list order. New
+    items are usually the newest, so an insert is an append; time ranges are bisections over a
+    plain list of ints, and a range's values sum at C speed.
+    """
+
+    __slots__ = ("ts", "ids", "vals")
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.ids: list[str] = []
+        self.vals: list[int] = []
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[int, str, int]]) -> TimeIndex:
+        """An index of ``(time, id, value)`` triples, sorted once."""
+        ordered = sorted(items, key=lambda x: x[1], reverse=True)
+        ordered.sort(key=lambda x: x[0])
+        index = cls()
+        index.ts = [x[0] for x in ordered]
+        index.ids = [x[1] for x in ordered]
+        index.vals = [x[2] for x in ordered]
+        return index
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def insert(self, t: int, item_id: str, value: int = 0) -> None:
+        """Add an item."""
+        if not self.ts or t > self.ts[-1]:
+            self.ts.append(t)
+            self.ids.append(item_id)
+            self.vals.append(value)
+            return
+        p, hi = bisect_left(self.ts, t), bisect_right(self.ts, t)
+        while p < hi and self.ids[p] > item_id:
+            p += 1
+        self.ts.insert(p, t)
+        self.ids.insert(p, item_id)
+        self.vals.insert(p, value)
+
+    def _find(self, t: int, item_id: str) -> int:
+        for p in range(bisect_left(self.ts, t), bisect_right(self.ts, t)):
+            if self.ids[p] == item_id:
+                return p
+        raise KeyError(item_id)
+
+    def remove(self, t: int, item_id: str) -> None:
+        """Remove an item."""
+        p = self._find(t, item_id)
+        del self.ts[p], self.ids[p], self.vals[p]
+
+    def set_value(self, t: int, item_id: str, value: int) -> None:
+        """Change an item's value."""
+        self.vals[self._find(t, item_id)] = value
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Positions ``[i, j)`` of the items with ``start <= time < end``."""
+        return bisect_left(self.ts, start), max(bisect_left(self.ts, start), bisect_left(self.ts, end))
+
+    def sums(self, start: int, end: int) -> tuple[int, int]:
+        """``(items, sum of values)`` with ``start <= time < end``."""
+        i, j = self.span(start, end)
+        return j - i, sum(self.vals[i:j])
+
+    def newest_first(self, by_id: dict[str, Any], i: int = 0, j: int | None = None) -> NewestFirst:
+        """Positions ``[i, j)`` as a lazy newest-first sequence of the objects in ``by_id``."""
+        return NewestFirst(self.ids, i, len(self.ids) if j is None else j, by_id)
+
+
+class NewestFirst(Sequence[Any]):
+    """A lazy reversed view of part of an index, so a page touches only its own rows."""
+
+    __slots__ = ("_ids", "_i", "_j", "_by_id")
+
+    def __init__(self, ids: list[str], i: int, j: int, by_id: dict[str, Any]) -> None:
+        self._ids, self._i, self._j, self._by_id = ids, i, j, by_id
+
+    def __len__(self) -> int:
+        return self._j - self._i
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, slice):
+            a, b, step = item.indices(len(self))
+            if step != 1:
+                return list(self)[item]
+            if b <= a:
+                return []
+            chunk = self._ids[self._j - b:self._j - a]
+            chunk.reverse()
+            return [self._by_id[k] for k in chunk]
+        if item < 0:
+            item += len(self)
+        if not 0 <= item < len(self):
+            raise IndexError(item)
+        return self._by_id[self._ids[self._j - 1 - item]]
+
+    def __iter__(self) -> Iterator[Any]:
+        ids = self._ids
+        for p in range(self._j - 1, self._i - 1, -1):
+            yield self._by_id[ids[p]]

@@ -1,0 +1,77 @@
+"""One frozen settings object, read from CLI flags and ``MEMMOCK_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FIXTURES = PACKAGE_ROOT / "fixtures" / "default.yaml"
+SPEC_DIR = PACKAGE_ROOT / "spec"
+
+AUTH_MODES = ("tokens", "open")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes one mock instance; build it with ``Settings.from_env``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    fixtures: Path | None = DEFAULT_FIXTURES
+    auth: str = "tokens"
+    strict: bool = False
+    log_level: str = "warning"
+    cors: bool = True
+    body_limit: int = 1024 * 1024
+    fault: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, not {self.port}")
+        if self.body_limit < 1:
+            raise ValueError("body limit must be positive")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``MEMMOCK_<FIELD>`` variables, then ``overrides`` (None means unset)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f"MEMMOCK_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw)
+        if environ.get("MEMMOCK_NO_FIXTURES", "").lower() in ("1", "true", "yes"):
+            values["fixtures"] = None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in ("port", "body_limit"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"MEMMOCK_{name.upper()} must be an integer, not {raw!r}") from None
+    if name in ("strict", "cors"):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"MEMMOCK_{name.upper()} must be true or false, not {raw!r}")
+    if name == "fixtures":
+        return Path(raw)
+    return raw.strip().lower() if name in ("auth", "log_level") else raw

@@ -1,0 +1,64 @@
+"""The running mock's state as the HTTP layer sees it: the store, the settings, the fault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import PayloadTooLarge
+from .settings import Settings
+from .store import IblPrincipal, Store, VaiPrincipal
+
+__all__ = ["IblPrincipal", "MockState", "StateMiddleware", "VaiPrincipal", "state_of"]
+
+STATE_KEY = "memmock.state"
+
+
+@dataclass
+class MockState:
+    """One app's store and settings, reachable from every request."""
+
+    store: Store
+    settings: Settings
+
+
+def state_of(scope: Scope) -> MockState:
+    """The ``MockState`` of the app serving this request."""
+    return scope["extensions"][STATE_KEY]  # type: ignore[no-any-return]
+
+
+class StateMiddleware:
+    """Attaches the state to each request and enforces the body size limit (413)."""
+
+    def __init__(self, app: ASGIApp, state: MockState) -> None:
+        self.app = app
+        self.state = state
+        self.limit = state.settings.body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("extensions", {})[STATE_KEY] = self.state
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.limit:
+                    raise PayloadTooLarge(self.limit)
+                break
+        await self.app(scope, self._limited(receive), send)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Counts streamed bytes too, for bodies sent without a Content-Length."""
+        seen = 0
+        limit = self.limit
+
+        async def receive_() -> dict:  # type: ignore[type-arg]
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(limit)
+            return message  # type: ignore[no-any-return]
+
+        return receive_

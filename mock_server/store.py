@@ -1,0 +1,246 @@
+"""The whole state of the mock: credentials, users and one backend per resource family.
+
+A fixtures document (YAML or JSON; ``fixtures/default.yaml`` is one) has this shape::
+
+    version: 1
+    ids: {seed: 0, uuid_counter: 0, next: {artifact: 16, ...}}   # optional
+    users:  [{org, username, email, lti_email?, lti_username?}]
+    tokens: {ibl: [{key, org, username, is_admin}], vai: [{key, organization_id, name}]}
+    ibl:    {chat_memory_status: [...], all_chats_memory: [...], chat_memory_tasks: [...],
+             profile_memory: [...], custom_instructions: [...], artifacts: [...],
+             edx_memory: [...], download_tasks: [...], chat_history: [...]}
+    vai:    {memories: [...]}
+
+``export()`` writes the same shape, so ``load(export())`` round-trips, counters included.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import Any
+
+from mock_server.clock import Clock, SystemClock
+from mock_server.errors import InvalidRequest, Problem
+from mock_server.models.analytics import AnalyticsBackend
+from mock_server.models.artifacts import ArtifactsBackend
+from mock_server.models.chat_history import ChatHistoryBackend
+from mock_server.models.chat_memory import ChatMemoryBackend
+from mock_server.models.common import Context, DocReader, IdSource, UserInfo, UserRegistry
+from mock_server.models.custom_instruction import CustomInstructionBackend
+from mock_server.models.downloads import DownloadsBackend
+from mock_server.models.edx_memory import EdxMemoryBackend
+from mock_server.models.profile_memory import ProfileMemoryBackend
+from mock_server.models.vai_memory import VaiMemoryBackend
+
+DOCUMENT_VERSION = 1
+DEFAULT_FIXTURES = FsPath(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class IblPrincipal:
+    """Who an ibl token belongs to."""
+
+    org: str
+    username: str
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VaiPrincipal:
+    """Which VirtuousAI organization a token belongs to."""
+
+    organization_id: str
+    name: str = ""
+
+
+class Credentials:
+    """Token -> principal, for each API."""
+
+    def __init__(self) -> None:
+        self.ibl_tokens: dict[str, IblPrincipal] = {}
+        self.vai_tokens: dict[str, VaiPrincipal] = {}
+
+    def ibl(self, key: str) -> IblPrincipal | None:
+        """The principal of an ibl token, or None if unknown."""
+        return self.ibl_tokens.get(key)
+
+    def vai(self, key: str) -> VaiPrincipal | None:
+        """The principal of a VirtuousAI token, or None if unknown."""
+        return self.vai_tokens.get(key)
+
+    @staticmethod
+    def ibl_can_reach(principal: IblPrincipal, org: str, username: str) -> bool:
+        """A user token reaches only its own org and username; an admin token every user of its org."""
+        if principal.org != org:
+            return False
+        return principal.is_admin or principal.username == username
+
+    def clear(self) -> None:
+        """Forget every token."""
+        self.ibl_tokens.clear()
+        self.vai_tokens.clear()
+
+
+_IBL_TOKEN_SPEC = {"key": ("str", True, None), "org": ("str", True, None), "username": ("str", True, None),
+                   "is_admin": ("bool", False, False)}
+_VAI_TOKEN_SPEC = {"key": ("str", True, None), "organization_id": ("uuid", True, None), "name": ("str", False, "")}
+_USER_SPEC = {"org": ("str", True, None), "username": ("str", True, None), "email": ("str", True, None),
+              "lti_email": ("str", False, ""), "lti_username": ("str", False, "")}
+_TOP_KEYS = ("version", "ids", "users", "tokens", "ibl", "vai")
+
+
+class Store:
+    """All state. ``load`` replaces it from a fixtures document; ``reset`` goes back to the last one."""
+
+    def __init__(self, clock: Clock | None = None, seed: int = 0) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.seed = seed
+        self.ids = IdSource(seed)
+        self.users = UserRegistry()
+        self.credentials = Credentials()
+        ctx = Context(self.clock, self.ids, self.users)
+        self.chat_memory = ChatMemoryBackend(ctx)
+        self.profile_memory = ProfileMemoryBackend(ctx)
+        self.custom_instruction = CustomInstructionBackend(ctx)
+        self.artifacts = ArtifactsBackend(ctx)
+        self.edx_memory = EdxMemoryBackend(ctx)
+        self.downloads = DownloadsBackend(ctx)
+        self.chat_history = ChatHistoryBackend(ctx)
+        self.analytics = AnalyticsBackend(self.chat_history)
+        self.vai_memory = VaiMemoryBackend(ctx)
+        self._ibl_backends = (self.chat_memory, self.profile_memory, self.custom_instruction, self.artifacts,
+                              self.edx_memory, self.downloads, self.chat_history)
+        self._last_document: bytes = pickle.dumps({})
+
+    # --- whole-state operations ------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | FsPath = DEFAULT_FIXTURES, clock: Clock | None = None, seed: int = 0) -> Store:
+        """A store loaded from a YAML or JSON fixtures file."""
+        store = cls(clock=clock, seed=seed)
+        store.load(read_document(path))
+        return store
+
+    def load(self, document: Any) -> None:
+        """Replace all state from a fixtures document; InvalidRequest (location body) if it is malformed.
+
+        On a bad document the previous state stays as it was.
+        """
+        staged = Store(self.clock, self.seed)
+        staged._read(document)
+        # A private copy for reset(); pickle is many times faster than deepcopy on big documents.
+        snapshot = pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)
+        # Adopt the staged state only once the whole document has been read without a problem.
+        self._adopt(staged)
+        self._last_document = snapshot
+
+    def reset(self) -> None:
+        """Go back to the last loaded document (an empty state if none was loaded)."""
+        staged = Store(self.clock, self.seed)
+        staged._read(pickle.loads(self._last_document))
+        self._adopt(staged)
+
+    def export(self) -> dict[str, Any]:
+        """The whole state as a JSON-serialisable fixtures document."""
+        ibl: dict[str, Any] = {}
+        for backend in self._ibl_backends:
+            ibl.update(backend.export())
+        return {
+            "version": DOCUMENT_VERSION,
+            "ids": {"seed": self.ids.seed, "uuid_counter": self.ids.uuid_counter, "next": dict(sorted(self.ids.next.items()))},
+            "users": [{"org": u.org, "username": u.username, "email": u.email, "lti_email": u.lti_email,
+                       "lti_username": u.lti_username} for u in self.users.all()],
+            "tokens": {
+                "ibl": [{"key": k, "org": p.org, "username": p.username, "is_admin": p.is_admin}
+                        for k, p in self.credentials.ibl_tokens.items()],
+                "vai": [{"key": k, "organization_id": p.organization_id, "name": p.name}
+                        for k, p in self.credentials.vai_tokens.items()],
+            },
+            "ibl": ibl,
+            "vai": self.vai_memory.export(),
+        }
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _adopt(self, other: Store) -> None:
+        # Keep the backend objects (handlers may hold them) and move the other's state into them.
+        self.ids.reset(other.ids.seed, other.ids.uuid_counter, other.ids.next)
+        self.users._users = other.users._users
+        self.credentials.ibl_tokens = other.credentials.ibl_tokens
+        self.credentials.vai_tokens = other.credentials.vai_tokens
+        for mine, theirs in zip(self._ibl_backends + (self.vai_memory,), other._ibl_backends + (other.vai_memory,)):
+            ctx = mine._ctx
+            hook = getattr(mine, "fail_predicate", None)
+            mine.__dict__.update({k: v for k, v in theirs.__dict__.items() if k != "_ctx"})
+            mine._ctx = ctx
+            if hook is not None:
+                mine.fail_predicate = hook
+
+    def _read(self, document: Any) -> None:
+        reader = DocReader()
+        if not isinstance(document, dict):
+            reader.fail((), "object", document)
+            reader.raise_if_failed()
+        reader.known_keys(document, _TOP_KEYS, ())
+        version = document.get("version", DOCUMENT_VERSION)
+        if version != DOCUMENT_VERSION:
+            reader.fail(("version",), "custom", version, message=f"Unsupported version; expected {DOCUMENT_VERSION}.")
+        self._read_ids(reader, document)
+        for i, raw in enumerate(reader.section(document, "users", ())):
+            rec = reader.record(raw, ("users", i), _USER_SPEC)
+            if rec is not None:
+                self.users.add(UserInfo(**rec))
+        tokens = reader.section(document, "tokens", (), kind="dict")
+        reader.known_keys(tokens, ("ibl", "vai"), ("tokens",))
+        for i, raw in enumerate(reader.section(tokens, "ibl", ("tokens",))):
+            rec = reader.record(raw, ("tokens", "ibl", i), _IBL_TOKEN_SPEC)
+            if rec is not None:
+                self.credentials.ibl_tokens[rec["key"]] = IblPrincipal(rec["org"], rec["username"], rec["is_admin"])
+        for i, raw in enumerate(reader.section(tokens, "vai", ("tokens",))):
+            rec = reader.record(raw, ("tokens", "vai", i), _VAI_TOKEN_SPEC)
+            if rec is not None:
+                self.credentials.vai_tokens[rec["key"]] = VaiPrincipal(rec["organization_id"], rec["name"])
+        for api, backends in (("ibl", self._ibl_backends), ("vai", (self.vai_memory,))):
+            block = reader.section(document, api, (), kind="dict")
+            reader.known_keys(block, [s for b in backends for s in b.SECTIONS], (api,))
+            for backend in backends:
+                sections = {name: reader.section(block, name, (api,)) for name in backend.SECTIONS}
+                backend.load(reader, sections, (api,))
+        reader.raise_if_failed()
+
+    def _read_ids(self, reader: DocReader, document: dict[str, Any]) -> None:
+        ids = reader.section(document, "ids", (), kind="dict")
+        reader.known_keys(ids, ("seed", "uuid_counter", "next"), ("ids",))
+        seed, counter = ids.get("seed", self.seed), ids.get("uuid_counter", 0)
+        for name, value in (("seed", seed), ("uuid_counter", counter)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                reader.fail(("ids", name), "integer", value)
+        nxt = reader.section(ids, "next", ("ids",), kind="dict")
+        clean: dict[str, int] = {}
+        for name, value in nxt.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                reader.fail(("ids", "next", str(name)), "integer", value)
+            else:
+                clean[str(name)] = value
+        if isinstance(seed, int) and isinstance(counter, int):
+            self.ids.reset(seed, counter, clean)
+
+
+def read_document(path: str | FsPath) -> Any:
+    """Parse a YAML or JSON fixtures file (JSON by the ``.json`` suffix, else YAML)."""
+    path = FsPath(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidRequest([Problem("body", (), "custom", None, {"message": f"YAML error: {exc}"})]) from None
+
+
+__all__ = ["Store", "Credentials", "IblPrincipal", "VaiPrincipal", "read_document", "DEFAULT_FIXTURES"]

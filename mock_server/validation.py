@@ -1,0 +1,335 @@
+"""Request validation from the spec, collecting every problem in the API's own terms.
+
+connexion's stock validators stop at the first error and speak problem+json. These drop-in
+replacements (registered through connexion's ``validator_map``) check parameters and bodies
+against the same spec schemas, report every bad field as an ``errors.Problem``, parse forms
+with Django REST Framework's boolean rules, and leave the coerced values on the request
+(``RequestData``) so handlers never parse anything twice. Compiled validators are cached
+per schema object, so no request rebuilds them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from urllib.parse import parse_qsl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from starlette.datastructures import Headers, UploadFile
+from starlette.formparsers import FormParser, MultiPartParser
+from starlette.types import Receive, Scope
+
+from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
+from connexion.validators import AbstractRequestBodyValidator
+
+from .errors import InvalidRequest, MalformedJSON, Problem, Style
+
+SCOPE_KEY = "memmock"
+LENIENT = "x-memmock-lenient"
+_TRUE = {"true", "True", "TRUE", "1", "on", "On", "ON", "yes", "Yes", "YES", "y", "Y"}
+_FALSE = {"false", "False", "FALSE", "0", "off", "Off", "OFF", "no", "No", "NO", "n", "N"}
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date", raises=ValueError)
+def _is_date(value: object) -> bool:
+    if isinstance(value, str):
+        if not _DATE.match(value):
+            return False
+        date.fromisoformat(value)
+    return True
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_datetime(value: object) -> bool:
+    if isinstance(value, str):
+        if len(value) < 11 or value[10] not in "Tt ":
+            return False
+        datetime.fromisoformat(value.replace("z", "Z"))
+    return True
+
+
+@FORMATS.checks("uuid", raises=ValueError)
+def _is_uuid(value: object) -> bool:
+    if isinstance(value, str):
+        uuid.UUID(value)
+    return True
+
+
+@dataclass
+class RequestData:
+    """What validation learnt about one request: typed parameters and the parsed body."""
+
+    path: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    raw_query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    has_body: bool = False
+
+
+def request_data(scope: Scope) -> RequestData:
+    """The ``RequestData`` of a request, created on first use."""
+    extensions = scope.setdefault("extensions", {})
+    data = extensions.get(SCOPE_KEY)
+    if data is None:
+        data = extensions[SCOPE_KEY] = RequestData()
+    return data
+
+
+def style_of(scope: Scope) -> Style:
+    """Which API's house style a request is answered in, from its path."""
+    return Style.FASTAPI if scope.get("path", "").startswith("/api/v1/") else Style.DRF
+
+
+# --- schema problems ---------------------------------------------------------------------
+
+_validators: dict[int, tuple[Any, Draft4Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft4Validator:
+    """A compiled validator for ``schema``, built once per schema object."""
+    key = id(schema)
+    cached = _validators.get(key)
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Draft4RequestValidator(schema, format_checker=FORMATS))
+        _validators[key] = cached
+    return cached[1]
+
+
+def _kind(error: ValidationError) -> tuple[str, dict[str, Any]]:
+    keyword, value = error.validator, error.validator_value
+    if keyword == "type":
+        if error.instance is None:
+            return "null", {}
+        expected = value[0] if isinstance(value, list) else value
+        return str(expected), {}
+    if keyword == "maxLength":
+        return "max_length", {"limit": value}
+    if keyword == "minLength":
+        return ("blank" if error.instance == "" else "min_length"), {"limit": value}
+    if keyword == "minimum":
+        return "minimum", {"limit": value}
+    if keyword == "maximum":
+        return "maximum", {"limit": value}
+    if keyword == "enum":
+        return "choice", {"choices": value}
+    if keyword == "format" and value in ("date", "date-time", "uuid", "uri"):
+        return str(value), {}
+    if keyword == "x-nullable" or (keyword == "nullable" and error.instance is None):
+        return "null", {}
+    return "custom", {"message": error.message}
+
+
+def schema_problems(
+    schema: dict[str, Any], instance: Any, location: str, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    """Every way ``instance`` breaks ``schema``, as problems at ``location``."""
+    problems: list[Problem] = []
+    for error in _validator(schema).iter_errors(instance):
+        path = prefix + tuple(error.absolute_path)
+        if error.validator == "required":
+            for name in error.validator_value:
+                if isinstance(error.instance, dict) and name not in error.instance:
+                    problems.append(Problem(location, path + (name,), "required", None))
+            continue
+        if not path and location == "body" and error.validator == "type":
+            problems.append(Problem(location, (), "root_object", instance))
+            continue
+        kind, params = _kind(error)
+        problems.append(Problem(location, path, kind, error.instance, params))
+    # Report each field once, in a stable order.
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for problem in sorted(problems, key=lambda p: tuple(str(part) for part in p.name)):
+        key = (problem.name, problem.kind)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
+# --- parameters --------------------------------------------------------------------------
+
+
+def coerce(value: str, schema: dict[str, Any]) -> Any:
+    """A query/path/form string as the schema's type; unchanged when it does not parse."""
+    kind = schema.get("type")
+    if kind == "integer" and _INTEGER.match(value):
+        return int(value)
+    if kind == "number" and _NUMBER.match(value):
+        return float(value)
+    if kind == "boolean":
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+    if kind in ("object", "array") and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class ParameterValidator:
+    """Drop-in for connexion's: validates path, query and header parameters in one pass."""
+
+    def __init__(self, parameters: list[dict[str, Any]], uri_parser: Any = None,
+                 strict_validation: bool = False, security_query_params: Any = None) -> None:
+        self.parameters = parameters
+
+    def validate(self, scope: Scope) -> None:
+        """Check every parameter; raise ``InvalidRequest`` listing all that are wrong."""
+        data = request_data(scope)
+        raw_query = _query_dict(scope)
+        data.raw_query = raw_query
+        path_params = scope.get("path_params", {})
+        headers = Headers(scope=scope) if any(p["in"] == "header" for p in self.parameters) else None
+        problems: list[Problem] = []
+        for param in self.parameters:
+            where, name = param["in"], param["name"]
+            schema = param.get("schema", {})
+            if where == "query":
+                raw = raw_query.get(name)
+            elif where == "path":
+                raw = path_params.get(name)
+                raw = None if raw is None else str(raw)
+            elif where == "header" and headers is not None:
+                raw = headers.get(name)
+            else:
+                continue
+            target = data.path if where == "path" else data.query
+            if raw is None:
+                if param.get("required"):
+                    problems.append(Problem(where, (name,), "required", None))
+                elif "default" in schema:
+                    target[name] = schema["default"]
+                continue
+            if param.get(LENIENT):
+                target[name] = raw
+                continue
+            value = coerce(raw, schema)
+            found = schema_problems(schema, value, where, (name,))
+            if found:
+                problems.extend(found)
+            else:
+                target[name] = value
+        if problems:
+            raise InvalidRequest(problems)
+
+
+def _query_dict(scope: Scope) -> dict[str, str]:
+    """The query string as a dict; a repeated key keeps its last value, as Django does."""
+    raw = scope.get("query_string", b"")
+    if not raw:
+        return {}
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+# --- bodies ------------------------------------------------------------------------------
+
+
+class _BodyValidator(AbstractRequestBodyValidator):
+    """Shared body flow: read, parse, validate, and stash the result for the handler."""
+
+    async def _read(self, receive: Receive) -> tuple[bytes, list[dict[str, Any]]]:
+        chunks: list[bytes] = []
+        messages: list[dict[str, Any]] = []
+        more = True
+        while more:
+            message = await receive()
+            messages.append(message)
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        return b"".join(chunks), messages
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        """Validate the body and keep it; replay the original bytes downstream."""
+        raw, messages = await self._read(receive)
+        data = request_data(scope)
+        body = await self._parse_bytes(raw, scope) if raw.strip() else None
+        style = style_of(scope)
+        if body is None:
+            if style is Style.FASTAPI and self._required:
+                raise InvalidRequest([Problem("body", (), "required", None)])
+            # DRF reads a missing body as an empty form: required fields then say so.
+            body = {} if self._schema.get("type") == "object" else None
+        if body is not None or not self._nullable:
+            problems = schema_problems(self._schema, body, "body")
+            if problems:
+                raise InvalidRequest(problems)
+        data.body, data.has_body = body, bool(raw.strip())
+        return self._insert_messages(receive, messages=iter(messages)), scope
+
+    async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
+        raise NotImplementedError
+
+
+class JSONBodyValidator(_BodyValidator):
+    """JSON bodies: malformed JSON gets the API's parse error."""
+
+    async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        try:  # the stdlib's message and position are the ones DRF and pydantic users know
+            return json.loads(raw.decode(self._encoding))
+        except UnicodeDecodeError as exc:
+            raise MalformedJSON(f"Invalid UTF-8: {exc.reason}", exc.start) from None
+        except json.JSONDecodeError as exc:
+            raise MalformedJSON(str(exc), exc.pos) from None
+
+
+class FormBodyValidator(_BodyValidator):
+    """URL-encoded and multipart forms, typed by the schema with DRF's rules."""
+
+    async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
+        headers = Headers(scope=scope)
+        content_type = headers.get("content-type", "")
+        parser_cls = MultiPartParser if content_type.lower().startswith("multipart/") else FormParser
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield raw
+            yield b""
+
+        try:
+            form = await parser_cls(headers, stream()).parse()
+        except Exception as exc:  # starlette raises several types for broken forms
+            raise InvalidRequest([Problem("body", (), "custom", None,
+                                          {"message": f"Malformed form data: {exc}"})]) from None
+        properties = self._schema.get("properties", {})
+        body: dict[str, Any] = {}
+        for key in form.keys():
+            values = [v.filename if isinstance(v, UploadFile) else v for v in form.getlist(key)]
+            schema = properties.get(key, {})
+            if schema.get("type") == "array":
+                items = schema.get("items", {})
+                if len(values) == 1 and values[0][:1] == "[":
+                    body[key] = coerce(values[0], schema)
+                else:
+                    body[key] = [coerce(v, items) for v in values]
+            else:
+                body[key] = coerce(values[-1], schema)
+        return body
+
+
+VALIDATOR_MAP: dict[str, Any] = {
+    "parameter": ParameterValidator,
+    "body": MediaTypeDict({
+        "*/*json": JSONBodyValidator,
+        "application/x-www-form-urlencoded": FormBodyValidator,
+        "multipart/form-data": FormBodyValidator,
+    }),
+}
