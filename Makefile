@@ -4,9 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TEST_INSTALLED := $(VENV)/.test-installed
+# A second venv with the old official client: iblai 3.66.0 and 4.x share a package name.
+VENV3 := .venv-iblai3
+PY3 := $(VENV3)/bin/python
+IBLAI3_INSTALLED := $(VENV3)/.installed
 ARGS ?=
 
-.PHONY: serve test install install-test clean
+.PHONY: serve test client-compat install install-test clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +22,14 @@ $(TEST_INSTALLED): $(INSTALLED) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+$(IBLAI3_INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV3)
+	$(PY3) -m pip install --quiet --upgrade pip
+	$(PY3) -m pip install --quiet -e '.[test]'
+	# the test extra pins iblai 4.202.2; replace it with the old client
+	$(PY3) -m pip install --quiet iblai==3.66.0
+	touch $@
+
 install: $(INSTALLED)
 
 install-test: $(TEST_INSTALLED)
@@ -25,8 +37,13 @@ install-test: $(TEST_INSTALLED)
 serve: $(INSTALLED) ## start the mock on 127.0.0.1:8000 with the default fixtures
 	$(VENV)/bin/memmock serve $(ARGS)
 
-test: $(TEST_INSTALLED) ## every test: spec, state layer, HTTP layer
+test: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every test: spec, state layer, HTTP layer, official client 4.x then 3.66
 	$(PY) -m pytest $(ARGS)
+	$(PY3) -m pytest tests/client_compat -q
+
+client-compat: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every ibl operation through the official client, iblai 4.202.2 and 3.66.0
+	$(PY) -m pytest tests/client_compat -q
+	$(PY3) -m pytest tests/client_compat -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV3) .pytest_cache .hypothesis

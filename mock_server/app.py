@@ -16,7 +16,7 @@ from connexion.options import SwaggerUIOptions
 from starlette.middleware.cors import CORSMiddleware
 
 from . import error_handlers
-from .auth import SECURITY_FUNCTIONS
+from .auth import SECURITY_FUNCTIONS, SECURITY_MAP
 from .dispatch import DirectApp
 from .settings import SPEC_DIR, Settings
 from .state import MockState, StateMiddleware
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = AsyncApp(
         __name__,
         validator_map=VALIDATOR_MAP,
+        security_map=SECURITY_MAP,
         validate_responses=settings.strict,
         strict_validation=False,
     )
@@ -98,6 +99,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
     error_handlers.install(app)
     app.add_middleware(StateMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, state=state)
+    if settings.fault:
+        # After routing (the operation id is known), outside response validation (a broken reply
+        # gets out even with --strict); the healthy mock installs nothing.
+        from .faults import FaultMiddleware
+
+        app.add_middleware(FaultMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, state=state,
+                           fault_name=settings.fault)
     if settings.cors:
         app.add_middleware(
             CORSMiddleware,

@@ -7,11 +7,13 @@ a principal may touch) is checked by the handlers through ``api._call.Call``.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 from connexion.lifecycle import ConnexionRequest
+from connexion.security import AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
 
-from .errors import NotAuthenticated
+from .errors import NotAuthenticated, PermissionDenied
 from .state import IblPrincipal, MockState, VaiPrincipal, state_of
 
 IBL_PREFIX = "api-token"
@@ -32,7 +34,22 @@ def ibl_api_key(api_key: str, request: ConnexionRequest) -> dict[str, Any]:
     principal = state.store.credentials.ibl(key)
     if principal is None:
         raise NotAuthenticated("invalid")
+    _check_reach(principal, request.scope)
     return {"sub": principal.username, "principal": principal}
+
+
+def _check_reach(principal: IblPrincipal, scope: Any) -> None:
+    """403 before the body is validated: DRF checks permissions before it parses a body."""
+    params = scope.get("path_params", {})
+    org, username = params.get("org"), params.get("user_id")
+    if org is None or username is None:
+        return
+    path = scope.get("path", "")
+    admin_only = path.startswith("/api/ai-analytics/") and "/chat-history" in path  # "platform administrators"
+    if principal.org != str(org) or (admin_only and not principal.is_admin) or (
+        not principal.is_admin and principal.username != str(username)
+    ):
+        raise PermissionDenied()
 
 
 def _vai(token: str, request: ConnexionRequest) -> dict[str, Any]:
@@ -66,3 +83,23 @@ SECURITY_FUNCTIONS = {
     "APIKeyHeader": ("x-apikeyInfoFunc", "mock_server.auth.vai_api_key"),
     "APIKeyCookie": ("x-apikeyInfoFunc", "mock_server.auth.vai_api_key"),
 }
+
+
+@functools.lru_cache(maxsize=None)
+def _accepts_kwarg(func: Callable[..., Any], keyword: str) -> bool:
+    return AbstractSecurityHandler._accepts_kwarg(func, keyword)
+
+
+class _ApiKeyHandler(ApiKeySecurityHandler):
+    """connexion's API-key handler, inspecting our functions' signatures once, not per request."""
+
+    _accepts_kwarg = staticmethod(_accepts_kwarg)
+
+
+class _BearerHandler(BearerSecurityHandler):
+    """connexion's bearer handler, inspecting our functions' signatures once, not per request."""
+
+    _accepts_kwarg = staticmethod(_accepts_kwarg)
+
+
+SECURITY_MAP = {"apiKey": _ApiKeyHandler, "bearer": _BearerHandler}

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .settings import AUTH_MODES, LOG_LEVELS, Settings
+
+if TYPE_CHECKING:
+    from .store import Store
+
+# connexion imports starlette's test client at import time, which warns about httpx; not our users' concern.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
 def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -16,7 +24,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="run the mock server",
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
-        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS); flags win.",
+        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT); flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -27,6 +35,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    from .faults import fault_names  # lazy, as the app: only the CLI and faulty mocks load it
+
+    serve.add_argument("--fault", metavar="NAME", help="break the contract on purpose, to test a conformance "
+                       f"harness (off by default); one of: {', '.join(fault_names())}")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -40,6 +52,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "log_level": args.log_level,
         "body_limit": args.body_limit,
         "cors": args.cors,
+        "fault": args.fault,
     }
     settings = Settings.from_env(**overrides)
     if args.no_fixtures:
@@ -47,24 +60,24 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def banner(settings: Settings, port: int) -> str:
+def banner(settings: Settings, port: int, store: Store) -> str:
     """What ``serve`` prints on start: where each API and its docs are, and the dev tokens."""
     from .app import APIS
-    from .store import Store
 
     base = f"http://{settings.host}:{port}"
     lines = [f"memmock listening on {base}  (auth: {settings.auth}, strict: {settings.strict})"]
+    if settings.fault:
+        lines.append(f"FAULT INJECTED: {settings.fault!r}: this mock breaks its contract on purpose")
     for api in APIS:
         lines.append(f"  {api.title:<24} docs {base}{api.docs_path}/   spec {base}{api.spec_path}")
     lines.append(f"  ibl base path            {base}/api/ai-prompt|ai-mentor|ai-analytics/orgs/<org>/users/<user>/...")
     lines.append(f"  VirtuousAI base path     {base}/api/v1/memory")
     if settings.fixtures:
-        store = Store.from_file(settings.fixtures)
         lines.append(f"dev tokens (from {settings.fixtures}):")
-        for key, principal in store.credentials.ibl_tokens():
+        for key, principal in store.credentials.ibl_tokens.items():
             role = "admin" if principal.is_admin else "user"
             lines.append(f"  ibl  Authorization: Api-Token {key}   ({role} {principal.username} of org {principal.org})")
-        for key, vai in store.credentials.vai_tokens():
+        for key, vai in store.credentials.vai_tokens.items():
             lines.append(f"  vai  Authorization: Bearer {key}   (organization {vai.organization_id}, {vai.name})")
     else:
         lines.append("no fixtures loaded: no tokens (use --auth open, or PUT /_mock/state)")
@@ -78,13 +91,14 @@ def serve(settings: Settings) -> int:
     from .app import create_app
 
     app = create_app(settings)
-    print(banner(settings, settings.port), flush=True)
+    print(banner(settings, settings.port, app.state.store), flush=True)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
+        proxy_headers=False,  # a local mock: the client address is the peer's
         loop="auto",
         http="auto",
     )

@@ -43,6 +43,15 @@ class DirectApi(RoutedAPI[DirectOperation]):
 
 
 async def _unrouted(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        # Nothing to start or stop, but acknowledge both so servers and `with TestClient(app)` start.
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
     raise HTTPException(status_code=404)
 
 

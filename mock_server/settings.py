@@ -39,6 +39,11 @@ class Settings:
             raise ValueError(f"port must be 0..65535, not {self.port}")
         if self.body_limit < 1:
             raise ValueError("body limit must be positive")
+        if self.fault is not None:
+            from .faults import FAULTS, unknown_fault_message  # lazy: faults imports the app's layers
+
+            if self.fault not in FAULTS:
+                raise ValueError(unknown_fault_message(self.fault))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -74,4 +79,4 @@ def _parse(name: str, raw: str) -> Any:
         raise ValueError(f"MEMMOCK_{name.upper()} must be true or false, not {raw!r}")
     if name == "fixtures":
         return Path(raw)
-    return raw.strip().lower() if name in ("auth", "log_level") else raw
+    return raw.strip().lower() if name in ("auth", "log_level", "fault") else raw

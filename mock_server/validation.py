@@ -222,6 +222,8 @@ class ParameterValidator:
             value = coerce(raw, schema)
             found = schema_problems(schema, value, where, (name,))
             if found:
+                for problem in found:  # FastAPI echoes the string that was sent ("101"), not 101
+                    problem.input = raw
                 problems.extend(found)
             else:
                 target[name] = value

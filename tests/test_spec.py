@@ -103,6 +103,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "reset_state": ("post", "/_mock/reset", _ADMIN_MOD),
         "export_state": ("get", "/_mock/state", _ADMIN_MOD),
         "import_state": ("put", "/_mock/state", _ADMIN_MOD),
+        "append_messages": ("post", "/_mock/ibl/orgs/{org}/chat-history/{conversation_id}/messages", _ADMIN_MOD),
     },
 }
 
@@ -164,13 +165,25 @@ def resolve(node: Any, root: dict[str, Any], depth: int = 0) -> Any:
     return node
 
 
+def base_path(spec: dict[str, Any]) -> str:
+    """The URL path the first server puts in front of every path ("" for "/")."""
+    servers = spec.get("servers") or [{"url": "/"}]
+    url = servers[0]["url"]
+    assert url.startswith("/"), f"servers[0].url should be a relative path, got {url}"
+    return url.rstrip("/")
+
+
 def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-    """(path, method, operation, path item) for every operation, refs resolved."""
+    """(full path, method, operation, path item) for every operation, refs resolved.
+
+    The full path is the server's base path plus the path key, i.e. the URL path a client uses.
+    """
+    base = base_path(spec)
     for path, item in spec.get("paths", {}).items():
         item = resolve(item, spec)
         for method in METHODS:
             if method in item:
-                yield path, method, item[method], item
+                yield base + path, method, item[method], item
 
 
 def all_parameters(operation: dict[str, Any], item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -241,9 +254,8 @@ def test_spec_is_valid_openapi_3_0(name: str) -> None:
 
 @pytest.mark.parametrize(("name", "method", "path"), SEED_OPERATIONS, ids=lambda v: str(v))
 def test_seed_operation_is_present(name: str, method: str, path: str) -> None:
-    spec = load(name)
-    assert path in spec["paths"], f"{path} missing from {name}"
-    assert method in spec["paths"][path], f"{method.upper()} {path} missing from {name}"
+    present = {(m, p) for p, m, _, _ in operations(load(name))}
+    assert (method, path) in present, f"{method.upper()} {path} missing from {name}"
 
 
 # --- (3) the operation table is exactly the agreed one -------------------------------------
@@ -334,7 +346,7 @@ def test_ibl_operations_follow_the_house_rules() -> None:
             media = set(body.get("content", {}))
             if media != IBL_FORM_TYPES:
                 problems.append(f"{where}: body content types {sorted(media)}")
-            raw_body = spec["paths"][path][method]["requestBody"]
+            raw_body = spec["paths"][path[len(base_path(spec)):]][method]["requestBody"]
             raw_body = resolve_one_level(raw_body, spec)
             refs = {content["schema"].get("$ref") for content in raw_body["content"].values()}
             if len(refs) != 1 or None in refs:
@@ -502,3 +514,23 @@ def test_ibl_spec_declares_the_expected_links() -> None:
         (a + "list", a + "retrieve"),
     }
     assert expected <= links, sorted(expected - links)
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_no_parameter_list_is_a_shared_yaml_alias(name: str) -> None:
+    """connexion appends path-level parameters to an operation's list in place; a list shared
+    through a YAML alias would leak one path's parameters into another operation."""
+    spec = _load_cached(name)
+    seen: dict[int, str] = {}
+    problems = []
+    for path, item in spec.get("paths", {}).items():
+        holders = [("path item", item)] + [(m, item[m]) for m in METHODS if m in item]
+        for label, holder in holders:
+            params = holder.get("parameters")
+            if params is None:
+                continue
+            where = f"{path} {label}"
+            if id(params) in seen:
+                problems.append(f"{where} shares its parameter list with {seen[id(params)]}")
+            seen[id(params)] = where
+    assert not problems, "\n".join(problems)
