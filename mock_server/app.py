@@ -11,15 +11,14 @@ from typing import Any
 
 import yaml
 from connexion import AsyncApp
-from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from starlette.middleware.cors import CORSMiddleware
 
 from . import error_handlers
 from .auth import SECURITY_FUNCTIONS, SECURITY_MAP
 from .dispatch import DirectApp
 from .settings import SPEC_DIR, Settings
-from .state import MockState, StateMiddleware
+from .stack import middleware_stack
+from .state import MockState
 from .store import Store
 from .validation import VALIDATOR_MAP
 
@@ -86,6 +85,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         security_map=SECURITY_MAP,
         validate_responses=settings.strict,
         strict_validation=False,
+        middlewares=middleware_stack(settings, state, tuple(api.docs_path for api in APIS)),
     )
     # Swap in the lean inner app before any API is added (connexion builds its stack lazily).
     app._middleware_app = app.middleware.app = DirectApp()
@@ -98,22 +98,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             ),
         )
     error_handlers.install(app)
-    app.add_middleware(StateMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, state=state)
-    if settings.fault:
-        # After routing (the operation id is known), outside response validation (a broken reply
-        # gets out even with --strict); the healthy mock installs nothing.
-        from .faults import FaultMiddleware
-
-        app.add_middleware(FaultMiddleware, position=MiddlewarePosition.BEFORE_SECURITY, state=state,
-                           fault_name=settings.fault)
-    if settings.cors:
-        app.add_middleware(
-            CORSMiddleware,
-            position=MiddlewarePosition.BEFORE_EXCEPTION,
-            allow_origins=["*"],
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["*"],
-        )
     app.state = state  # type: ignore[attr-defined]
     return app

@@ -1,8 +1,8 @@
 """Credentials → a principal, for each API; the security functions the specs are wired to.
 
 connexion calls these with the credential its security scheme found. They answer with the
-principal (as ``token_info``) or raise ``errors.NotAuthenticated``. Reach (which org and user
-a principal may touch) is checked by the handlers through ``api._call.Call``.
+principal (as ``token_info``) or raise ``errors.NotAuthenticated``. An ibl principal's reach
+(which org and user it may touch) is checked here too, before any body is read, as DRF does.
 """
 
 from __future__ import annotations
@@ -34,21 +34,23 @@ def ibl_api_key(api_key: str, request: ConnexionRequest) -> dict[str, Any]:
     principal = state.store.credentials.ibl(key)
     if principal is None:
         raise NotAuthenticated("invalid")
-    _check_reach(principal, request.scope)
+    _check_reach(principal, request.scope, state.store.credentials)
     return {"sub": principal.username, "principal": principal}
 
 
-def _check_reach(principal: IblPrincipal, scope: Any) -> None:
+# The seed: chat-history is "restricted to platform administrators only" (list, CRUD and filter data).
+ADMIN_ONLY_OPERATIONS = "ai_analytics_orgs_users_chat_history"
+
+
+def _check_reach(principal: IblPrincipal, scope: Any, credentials: Any) -> None:
     """403 before the body is validated: DRF checks permissions before it parses a body."""
     params = scope.get("path_params", {})
     org, username = params.get("org"), params.get("user_id")
     if org is None or username is None:
         return
-    path = scope.get("path", "")
-    admin_only = path.startswith("/api/ai-analytics/") and "/chat-history" in path  # "platform administrators"
-    if principal.org != str(org) or (admin_only and not principal.is_admin) or (
-        not principal.is_admin and principal.username != str(username)
-    ):
+    operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id") or ""
+    admin_only = operation.rpartition(".")[2].startswith(ADMIN_ONLY_OPERATIONS)
+    if not credentials.ibl_can_reach(principal, str(org), str(username)) or (admin_only and not principal.is_admin):
         raise PermissionDenied()
 
 

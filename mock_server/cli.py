@@ -105,15 +105,67 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    check = sub.add_parser(
+        "check",
+        help="run the conformance harness against a server",
+        description="Check a server against the contract (the pytest suite in contract_tests/). Without "
+        "--target (or TARGET_URL) the mock is started in-process. Credentials come from IBL_ORG, IBL_USER, "
+        "IBL_USER_TOKEN, IBL_ADMIN_TOKEN, IBL_OTHER_ORG, IBL_OTHER_ORG_TOKEN, VAI_TOKEN, VAI_OTHER_TOKEN; "
+        "checks whose credentials are missing are skipped. Exit 0 when the target conforms.",
+    )
+    check.add_argument("--target", help="base URL of the server under test (default: TARGET_URL, else in-process mock)")
+    check.add_argument("--api", choices=("ibl", "virtuousai", "all"), default="all", help="which API to check")
+    check.add_argument("--read-only", action="store_true", help="send only GET/HEAD/OPTIONS")
+    check.add_argument("--max-writes", type=int, help="cap on unsafe requests; write checks past it are skipped")
+    check.add_argument("--seed", type=int, help="Hypothesis seed (runs are reproducible with it)")
+    check.add_argument("--max-examples", type=int, help="examples per operation / state machine")
+    check.add_argument("--profile", choices=("quick", "deep"), default="quick", help="quick (default) or deep")
+    check.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    check.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
+    check.add_argument("--mock-fault", metavar="NAME", help="in-process mock only: inject this fault")
+    check.add_argument("--allow-destructive", action="store_true",
+                       help="fuzz PUT/PATCH/DELETE on drawn ids of a target that is not a memmock")
+    check.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --), e.g. -- -k pagination")
+
+
+def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the harness with pytest.main; its exit code is ours."""
+    import shlex
+
+    import pytest
+
+    from .settings import PACKAGE_ROOT
+
+    given = list(sys.argv[1:] if argv is None else argv)
+    opts = [str(PACKAGE_ROOT / "contract_tests"), "-p", "no:cacheprovider", "-o", "addopts=-ra --strict-markers",
+            "-v", "--tb=short",
+            "--api", args.api, "--profile", args.profile,
+            "--memmock-invocation", "memmock " + " ".join(shlex.quote(a) for a in given if a not in ("--seed",))]
+    for flag, value in (("--target", args.target), ("--max-writes", args.max_writes), ("--seed", args.seed),
+                        ("--max-examples", args.max_examples), ("--report", args.report),
+                        ("--mock-fault", args.mock_fault), ("--junitxml", args.junit)):
+        if value is not None:
+            opts += [flag, str(value)]
+    if args.read_only:
+        opts.append("--read-only")
+    if args.allow_destructive:
+        opts.append("--allow-destructive")
+    return int(pytest.main(opts + list(args.pytest_args)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``memmock`` console script."""
     parser = argparse.ArgumentParser(prog="memmock", description="Contract-driven mock of the ibl.ai and VirtuousAI memory APIs.")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _check_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return serve(settings_from_args(args))
+        if args.command == "check":
+            return check(args, argv)
     except ValueError as exc:  # bad settings: say which, not a traceback
         parser.error(str(exc))
     return 2

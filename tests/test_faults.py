@@ -13,6 +13,9 @@ from starlette.testclient import TestClient
 from mock_server.app import create_app, load_spec
 from mock_server.cli import main
 from mock_server.clock import FixedClock
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
 from mock_server.faults import CREATE_OPERATIONS, FAULTS, FaultMiddleware
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import Store
@@ -143,9 +146,13 @@ def test_healthy_mock_installs_no_fault_middleware() -> None:
 
 
 def test_fault_middleware_sits_after_routing_and_before_security() -> None:
-    names = [m.__name__ for m in _middlewares(Settings(fixtures=None, fault="delete-noop"))]
-    assert names.index("RoutingMiddleware") < names.index("FaultMiddleware") < names.index("SecurityMiddleware")
-    assert names.index("FaultMiddleware") < names.index("ResponseValidationMiddleware")
+    stack = _middlewares(Settings(fixtures=None, fault="delete-noop", strict=True))
+
+    def position(cls: type) -> int:
+        return next(i for i, m in enumerate(stack) if isinstance(m, type) and issubclass(m, cls))
+
+    assert position(RoutingMiddleware) < position(FaultMiddleware) < position(SecurityMiddleware)
+    assert position(FaultMiddleware) < position(ResponseValidationMiddleware)
 
 
 def test_untargeted_operations_are_untouched(make: Client) -> None:

@@ -10,9 +10,8 @@ import orjson
 from connexion import context as connexion_context
 from starlette.responses import Response
 
-from ..errors import PermissionDenied
 from ..models.pagination import Page
-from ..state import IblPrincipal, MockState, VaiPrincipal, state_of
+from ..state import MockState, VaiPrincipal, state_of
 from ..store import Store
 from ..validation import RequestData, request_data
 
@@ -44,17 +43,9 @@ class Call:
         """A validated query parameter (its spec default when absent)."""
         return self.data.query.get(name, default)
 
-    def ibl_user(self, *, admin_only: bool = False) -> tuple[str, str]:
-        """The path's ``(org, user_id)``, once the principal is allowed to reach it."""
-        org, username = self.data.path["org"], self.data.path["user_id"]
-        principal = self.principal
-        if not isinstance(principal, IblPrincipal):
-            raise PermissionDenied()
-        if principal.org != org or (admin_only and not principal.is_admin):
-            raise PermissionDenied()
-        if not principal.is_admin and principal.username != username:
-            raise PermissionDenied()
-        return org, username
+    def ibl_user(self) -> tuple[str, str]:
+        """The path's ``(org, user_id)``; security has already checked the principal reaches them."""
+        return self.data.path["org"], self.data.path["user_id"]
 
     def vai_org(self) -> str:
         """The caller's VirtuousAI organization."""

@@ -19,7 +19,7 @@ def _filters(call: Call) -> dict[str, Any]:
 async def ai_analytics_orgs_users_chat_history_list() -> Response:
     """A page of the org's conversations."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     page = call.store.chat_history.list(
         org, page=call.query("page"), page_size=call.query("page_size"), ordering=call.query("ordering"),
         **_filters(call),
@@ -30,35 +30,35 @@ async def ai_analytics_orgs_users_chat_history_list() -> Response:
 async def ai_analytics_orgs_users_chat_history_create() -> Response:
     """Create a conversation owned by the path user."""
     call = current()
-    org, username = call.ibl_user(admin_only=True)
+    org, username = call.ibl_user()
     return json(call.store.chat_history.create(org, username, call.body), 201)
 
 
 async def ai_analytics_orgs_users_chat_history_retrieve() -> Response:
     """One conversation of the org."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     return json(call.store.chat_history.retrieve(org, call.path("id"), _filters(call)))
 
 
 async def ai_analytics_orgs_users_chat_history_update() -> Response:
     """Replace a conversation's writable fields."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     return json(call.store.chat_history.update(org, call.path("id"), call.body, filters=_filters(call)))
 
 
 async def ai_analytics_orgs_users_chat_history_partial_update() -> Response:
     """Change some of a conversation's writable fields."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     return json(call.store.chat_history.partial_update(org, call.path("id"), call.body or {}, filters=_filters(call)))
 
 
 async def ai_analytics_orgs_users_chat_history_destroy() -> Response:
     """Delete a conversation."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     call.store.chat_history.destroy(org, call.path("id"), _filters(call))
     return no_content()
 
@@ -66,7 +66,7 @@ async def ai_analytics_orgs_users_chat_history_destroy() -> Response:
 async def ai_analytics_orgs_users_chat_history_filter_retrieve() -> Response:
     """The values the chat-history filters can take: topics, sentiments, users, date ranges."""
     call = current()
-    org, _ = call.ibl_user(admin_only=True)
+    org, _ = call.ibl_user()
     return json(call.store.chat_history.filter_data(
         org, call.query("start_date"), call.query("end_date"), call.query("mentor_id"),
         bool(call.query("monthly_range", False)),

@@ -1,0 +1,104 @@
+"""The middleware stack, in request order, and the two connexion layers the mock trims.
+
+Every request runs: server errors → CORS → exception handlers (errors.render) → state and body
+limit → Swagger UI (docs paths only) → routing (remembered per method and path) → [fault] →
+security (auth.py) → request validation (validation.py) → [response validation, strict mode] →
+lifespan → context → dispatch.py → the handler.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .settings import Settings
+from .state import MockState, StateMiddleware
+
+ROUTE_MEMORY = 10_000
+
+
+class RememberingRoutingMiddleware(RoutingMiddleware):
+    """connexion's routing, remembering where each ``(method, path)`` went.
+
+    Starlette matches a path against every route's regex in turn, on every request; a mock is
+    hit with the same few paths again and again, so a dict remembers the match (operation and
+    typed path parameters). Unmatched paths (404, 405) are never remembered, and the memory
+    stops growing at ``ROUTE_MEMORY`` distinct paths.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._routes: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        next_app = app
+
+        async def remember(scope: Scope, receive: Receive, send: Send) -> None:
+            routing = scope.get("extensions", {}).get(ROUTING_CONTEXT)
+            if routing and routing.get("operation_id") and len(self._routes) < ROUTE_MEMORY:
+                self._routes[(scope["method"], scope["path"])] = (dict(routing), dict(scope.get("path_params", {})))
+            await next_app(scope, receive, send)
+
+        super().__init__(remember)
+        self.app = remember
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            known = self._routes.get((scope["method"], scope["path"]))
+            if known is not None:
+                routing, path_params = known
+                scope = dict(scope)
+                scope["path_params"] = dict(path_params)
+                scope["extensions"] = {**scope.get("extensions", {}), ROUTING_CONTEXT: dict(routing)}
+                await self.app(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+class DocsSwaggerUIMiddleware(SwaggerUIMiddleware):
+    """connexion's Swagger UI, consulted only for paths under a docs prefix."""
+
+    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
+        super().__init__(app)
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[str, ...]) -> list[Any]:
+    """The middlewares ``create_app`` hands to connexion, outermost first."""
+    stack: list[Any] = [ServerErrorMiddleware]
+    if settings.cors:
+        stack.append(functools.partial(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                                       allow_headers=["*"], expose_headers=["*"]))
+    stack += [
+        ExceptionMiddleware,
+        functools.partial(StateMiddleware, state=state),
+        functools.partial(DocsSwaggerUIMiddleware, prefixes=docs_prefixes),
+        RememberingRoutingMiddleware,
+    ]
+    if settings.fault:
+        # After routing (the operation id is known), outside response validation (a broken reply
+        # gets out even with --strict); the healthy mock installs nothing.
+        from .faults import FaultMiddleware
+
+        stack.append(functools.partial(FaultMiddleware, state=state, fault_name=settings.fault))
+    stack += [SecurityMiddleware, RequestValidationMiddleware]
+    if settings.strict:
+        stack.append(ResponseValidationMiddleware)
+    stack += [LifespanMiddleware, ContextMiddleware]
+    return stack

@@ -1,0 +1,204 @@
+"""Error paths in each API's own house style: 401, 403, 404, 405, 413, 415, 400/422."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from conftest import ACME, ADMIN, FINISHED_TASK, JANE, JOHN, VAI_DEV, analytics, ibl, mentor, prompt, vai
+
+CID = "2a3f909e-ca8f-4c2d-aae4-6436439caaed"  # a main conversation in the fixtures
+
+# Every ibl operation, on paths of user johndoe of org main: (method, path, json body).
+IBL_OPERATIONS = [
+    ("GET", prompt("all-chats-memory/"), None),
+    ("POST", prompt("all-chats-memory/"), {"content": "x"}),
+    ("PUT", prompt("all-chats-memory/"), {"content": "x"}),
+    ("DELETE", prompt("all-chats-memory/"), None),
+    ("PUT", prompt("all-chats-memory/1/"), {"content": "x"}),
+    ("DELETE", prompt("all-chats-memory/1/"), None),
+    ("GET", prompt("chat-memory-status/"), None),
+    ("PUT", prompt("chat-memory-status/"), {"enabled": True}),
+    ("GET", mentor("ai-user-profile-memory/"), None),
+    ("POST", mentor("ai-user-profile-memory/"), {"tag": "t", "detail": "d"}),
+    ("DELETE", mentor("ai-user-profile-memory/favorite-animal/"), None),
+    ("GET", mentor("artifacts/"), None),
+    ("POST", mentor("artifacts/"), {"title": "t"}),
+    ("GET", mentor("artifacts/1/"), None),
+    ("PUT", mentor("artifacts/1/"), {"title": "t"}),
+    ("PATCH", mentor("artifacts/1/"), {"title": "t"}),
+    ("DELETE", mentor("artifacts/1/"), None),
+    ("GET", mentor("artifacts/1/versions/"), None),
+    ("GET", mentor("artifacts/1/versions/1/"), None),
+    ("POST", mentor("artifacts/1/versions/set-current/"), {"version_id": 1}),
+    ("GET", mentor("custom-instruction/"), None),
+    ("POST", mentor("custom-instruction/"), {"content": "x"}),
+    ("PUT", mentor("custom-instruction/"), {"content": "x"}),
+    ("GET", mentor(f"downloads/tasks/{FINISHED_TASK}/"), None),
+    ("GET", mentor("edx-memory/"), None),
+    ("GET", mentor("edx-memory/1/"), None),
+    ("DELETE", mentor("edx-memory/1/"), None),
+    ("GET", analytics("average-messages-per-session/?start_date=2024-06-01&end_date=2024-06-02", user="johndoe"), None),
+    ("GET", analytics("chat-history/", user="johndoe"), None),
+    ("POST", analytics("chat-history/", user="johndoe"), None),
+    ("GET", analytics(f"chat-history/{CID}/", user="johndoe"), None),
+    ("PUT", analytics(f"chat-history/{CID}/", user="johndoe"), None),
+    ("PATCH", analytics(f"chat-history/{CID}/", user="johndoe"), None),
+    ("DELETE", analytics(f"chat-history/{CID}/", user="johndoe"), None),
+    ("GET", analytics("chat-history-filter/", user="johndoe"), None),
+]
+VAI_OPERATIONS = [
+    ("GET", "/api/v1/memory"),
+    ("POST", "/api/v1/memory"),
+    ("POST", "/api/v1/memory/backfill-entities"),
+    ("GET", "/api/v1/memory/1b86c637-be06-4f2b-9156-27fe0802dd94"),
+    ("DELETE", "/api/v1/memory/1b86c637-be06-4f2b-9156-27fe0802dd94"),
+]
+MISSING = {"detail": "Authentication credentials were not provided."}
+FORBIDDEN = {"detail": "You do not have permission to perform this action."}
+
+
+def test_the_table_covers_every_ibl_operation() -> None:
+    from mock_server.app import load_spec
+
+    spec = load_spec("ibl")
+    count = sum(1 for ops in spec["paths"].values() for m in ops if m in ("get", "post", "put", "patch", "delete"))
+    assert count == len(IBL_OPERATIONS) == 35
+
+
+@pytest.mark.parametrize(("method", "path", "body"), IBL_OPERATIONS)
+def test_ibl_401_and_403_on_every_operation(client: TestClient, method: str, path: str, body: object) -> None:
+    for headers, expected in (({}, MISSING), ({"Authorization": "Bearer x"}, MISSING),
+                              ({"Authorization": "Api-Token"}, MISSING),
+                              ({"Authorization": "Api-Token nope"}, {"detail": "Invalid token."})):
+        r = client.request(method, path, headers=headers, json=body)
+        assert r.status_code == 401 and r.json() == expected, (headers, r.text)
+    # A known key outside its reach: another org's admin, and another user of the same org.
+    for token in (ACME, JANE):
+        r = client.request(method, path, headers=ibl(token), json=body)
+        assert r.status_code == 403 and r.json() == FORBIDDEN
+    # The right key gets past authentication and reach.
+    assert client.request(method, path, headers=ibl(ADMIN), json=body).status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(("method", "path"), VAI_OPERATIONS)
+def test_vai_401_on_every_operation(client: TestClient, method: str, path: str) -> None:
+    r = client.request(method, path)
+    assert r.status_code == 401 and r.json() == {"detail": "Not authenticated"}
+    for headers in ({"Authorization": "Bearer nope"}, {"X-API-Key": "nope"}, {"Cookie": "vai_token=nope"}):
+        r = client.request(method, path, headers=headers)
+        assert r.status_code == 401 and r.json() == {"detail": "Invalid authentication credentials"}, headers
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {VAI_DEV}"}, {"X-API-Key": VAI_DEV},
+                                     {"Cookie": f"vai_token={VAI_DEV}"}])
+def test_vai_each_carrier_works(client: TestClient, headers: dict) -> None:
+    r = client.get("/api/v1/memory", headers=headers)
+    assert r.status_code == 200 and r.json()["total"] == 30
+
+
+def test_ibl_prefix_is_case_insensitive_but_required(client: TestClient) -> None:
+    assert client.get(mentor("artifacts/"), headers={"Authorization": f"api-token {JOHN}"}).status_code == 200
+    assert client.get(mentor("artifacts/"), headers={"Authorization": JOHN}).json() == MISSING
+
+
+def test_user_token_on_another_users_path_403(client: TestClient) -> None:
+    r = client.get(mentor("artifacts/", user="janedoe"), headers=ibl(JOHN))
+    assert r.status_code == 403 and r.json() == FORBIDDEN
+
+
+def test_admin_of_acme_on_main_403_but_on_acme_200(client: TestClient) -> None:
+    assert client.get(mentor("artifacts/"), headers=ibl(ACME)).json() == FORBIDDEN
+    r = client.get(mentor("artifacts/", user="acme-admin", org="acme"), headers=ibl(ACME))
+    assert r.status_code == 200 and r.json()["count"] == 1
+
+
+def test_ibl_malformed_json_400(client: TestClient) -> None:
+    r = client.post(mentor("artifacts/"), headers={**ibl(JOHN), "Content-Type": "application/json"},
+                    content=b'{"title": ')
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith("JSON parse error - ") and list(r.json()) == ["detail"]
+
+
+def test_ibl_json_that_is_not_an_object_400(client: TestClient) -> None:
+    r = client.post(mentor("artifacts/"), headers=ibl(JOHN), json=[1, 2])
+    assert r.status_code == 400
+    assert r.json() == {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}
+
+
+def test_vai_malformed_json_422(client: TestClient) -> None:
+    r = client.post("/api/v1/memory", headers={**vai(), "Content-Type": "application/json"},
+                    content=b'{"content": "x",}')
+    assert r.status_code == 422
+    (item,) = r.json()["detail"]
+    assert item["type"] == "json_invalid" and item["loc"] == ["body", 16]
+    assert item["msg"] == "JSON decode error"
+
+
+def test_vai_missing_body_422(client: TestClient) -> None:
+    r = client.post("/api/v1/memory", headers={**vai(), "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
+    assert r.json()["detail"][0]["type"] == "missing"
+
+
+def test_405_in_each_style(client: TestClient) -> None:
+    r = client.post(prompt("chat-memory-status/"), headers=ibl(JOHN))
+    assert r.status_code == 405 and r.json() == {"detail": 'Method "POST" not allowed.'}
+    r = client.patch(mentor("custom-instruction/"), headers=ibl(JOHN), json={})
+    assert r.status_code == 405 and r.json() == {"detail": 'Method "PATCH" not allowed.'}
+    r = client.put("/api/v1/memory", headers=vai(), json={})
+    assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
+
+
+def test_unknown_paths_404(client: TestClient) -> None:
+    r = client.get("/api/ai-mentor/orgs/main/users/johndoe/nothing-here/", headers=ibl(JOHN))
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+    r = client.get("/api/v1/nothing", headers=vai())
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+
+
+def test_415_in_each_style(client: TestClient) -> None:
+    r = client.put(prompt("chat-memory-status/"), headers={**ibl(JOHN), "Content-Type": "text/plain"},
+                   content=b"enabled")
+    assert r.status_code == 415 and r.json() == {"detail": 'Unsupported media type "text/plain" in request.'}
+    r = client.post(mentor("artifacts/"), headers={**ibl(JOHN), "Content-Type": "application/xml; charset=utf-8"},
+                    content=b"<a/>")
+    assert r.status_code == 415 and r.json() == {"detail": 'Unsupported media type "application/xml" in request.'}
+    r = client.post("/api/v1/memory", headers={**vai(), "Content-Type": "text/plain"}, content=b"hello")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_413_over_the_body_limit(small_client: TestClient) -> None:
+    big = {"title": "x" * 100}
+    r = small_client.post(mentor("artifacts/"), headers=ibl(JOHN), json=big)
+    assert r.status_code == 413 and r.json() == {"detail": "Request body is larger than the limit of 64 bytes."}
+    r = small_client.post("/api/v1/memory", headers=vai(), json={"content": "x" * 100})
+    assert r.status_code == 413 and r.json() == {"detail": "Request Entity Too Large"}
+    # Under the limit is fine.
+    assert small_client.post("/api/v1/memory", headers=vai(), json={"content": "x"}).status_code == 201
+
+
+def test_413_for_a_streamed_body_without_length(small_client: TestClient) -> None:
+    def chunks():
+        for _ in range(10):
+            yield b'{"content": "' + b"x" * 20
+
+    r = small_client.post("/api/v1/memory", headers={**vai(), "Content-Type": "application/json"}, content=chunks())
+    assert r.status_code == 413 and r.json() == {"detail": "Request Entity Too Large"}
+
+
+def test_several_bad_query_fields_at_once(client: TestClient) -> None:
+    r = client.get(mentor("edx-memory/"), headers=ibl(JOHN), params={"student": "x", "page": "2"})
+    assert r.status_code == 400 and r.json() == {"student": ["A valid integer is required."]}
+    r = client.get("/api/v1/memory", headers=vai(), params={"limit": "0", "offset": "x"})
+    assert r.status_code == 422 and sorted(d["loc"][1] for d in r.json()["detail"]) == ["limit", "offset"]
+
+
+def test_403_wins_over_a_bad_body(client: TestClient) -> None:
+    # DRF checks permissions before it parses the body: an outsider learns nothing about validation.
+    r = client.post(mentor("artifacts/"), headers=ibl(JANE), json={"title": 5})
+    assert r.status_code == 403 and r.json() == FORBIDDEN
+    r = client.post(analytics("chat-history/", user="johndoe"), headers=ibl(JOHN), json={})
+    assert r.status_code == 403 and r.json() == FORBIDDEN
+    r = client.put(prompt("chat-memory-status/"), headers=ibl(ACME), content=b"{bad")
+    assert r.status_code == 403
