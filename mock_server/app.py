@@ -19,7 +19,7 @@ from .dispatch import DirectApp
 from .settings import SPEC_DIR, Settings
 from .stack import middleware_stack
 from .state import MockState
-from .store import Store
+from .store import YAML_LOADER, Store
 from .validation import VALIDATOR_MAP
 
 
@@ -55,7 +55,7 @@ APIS = (
 def _load_spec(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as fh:
         # A JSON round trip unshares YAML aliases: connexion extends parameter lists in place.
-        spec: dict[str, Any] = json.loads(json.dumps(yaml.safe_load(fh)))
+        spec: dict[str, Any] = json.loads(json.dumps(yaml.load(fh, Loader=YAML_LOADER)))
     # Wire each security scheme to its function here, so the spec files stay pure contract.
     for name, scheme in spec.get("components", {}).get("securitySchemes", {}).items():
         key, function = SECURITY_FUNCTIONS[name]

@@ -248,3 +248,24 @@ def test_analytics_and_pages_are_right_on_100k_conversations(clock):
     clock.set(base + timedelta(days=40))
     store.chat_history.create("big", "new", _body())
     assert store.chat_history.list("big").results[0]["student"] == "new"
+
+
+def test_analytics_never_serves_a_stale_series(clock):
+    """The series cache is keyed on the index version: every write is seen by the next call."""
+    store = Store(clock=clock)
+    clock.set(datetime(2024, 6, 3, 10, 30, tzinfo=UTC))
+    amps = store.analytics.average_messages_per_session
+
+    def day(mentor=None):
+        return amps("org", "2024-06-03", "2024-06-03", "daily", mentor)[0]
+
+    assert day() == {"time": "2024-06-03T00:00:00Z", "avg_messages": 0, "total_sessions": 0}
+    conv = store.chat_history.create("org", "u1", _body())
+    assert day()["total_sessions"] == 1 and day()["avg_messages"] == 0
+    store.chat_history.append_messages("org", conv["id"], [{"type": "human", "content": "q"}, {"type": "ai", "content": "a"}])
+    assert day() == {"time": "2024-06-03T00:00:00Z", "avg_messages": 2, "total_sessions": 1}
+    assert day(M1)["total_sessions"] == 1 and day(M2)["total_sessions"] == 0
+    store.chat_history.partial_update("org", conv["id"], {"mentor": M2})
+    assert day(M1)["total_sessions"] == 0 and day(M2)["total_sessions"] == 1
+    store.chat_history.destroy("org", conv["id"])
+    assert day()["total_sessions"] == 0 and day(M2)["total_sessions"] == 0

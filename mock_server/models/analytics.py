@@ -11,9 +11,11 @@ from typing import Any, Callable
 from mock_server.clock import UTC, parse_date, to_micros
 from mock_server.errors import InvalidRequest, Problem
 from mock_server.models.chat_history import ChatHistoryBackend
+from mock_server.models.common import TimeIndex
 
 AGGREGATIONS = ("hourly", "daily", "weekly")
 MAX_BUCKETS = 10_000
+SERIES_CACHE = 128
 _STEP = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 
 
@@ -40,6 +42,8 @@ class AnalyticsBackend:
         self._history = chat_history
         # Injectable: a bucket's average from (messages, sessions > 0). The fault switch swaps it.
         self.average: Callable[[int, int], int] = round_half_up
+        # Dashboards poll the same ranges: a series stays valid until its index changes.
+        self._series: dict[tuple[Any, ...], tuple[TimeIndex, int, list[dict[str, Any]]]] = {}
 
     def average_messages_per_session(self, org: str, start_date: str | date | None, end_date: str | date | None,
                                      aggregation: str | None = "daily",
@@ -85,6 +89,18 @@ class AnalyticsBackend:
         index = self._history.index_for(org, mentor_id)
         lo_us, hi_us = to_micros(range_start), to_micros(range_stop)
         first_us, step_us = to_micros(first), to_micros(first + step) - to_micros(first)
+        key = (org, mentor_id, first_us, step_us, buckets, lo_us, hi_us, self.average)
+        cached = self._series.get(key)
+        if cached is not None and cached[0] is index and cached[1] == index.version:
+            return cached[2]
+        series = self._compute(index, first_us, step_us, buckets, lo_us, hi_us)
+        if len(self._series) >= SERIES_CACHE:
+            self._series.clear()
+        self._series[key] = (index, index.version, series)
+        return series
+
+    def _compute(self, index: TimeIndex, first_us: int, step_us: int, buckets: int, lo_us: int,
+                 hi_us: int) -> list[dict[str, Any]]:
         # One bisect per bucket boundary and a running sum over the range: O(buckets + conversations in range).
         bounds = [max(first_us + n * step_us, lo_us) for n in range(buckets)] + [hi_us]
         positions = [bisect_left(index.ts, b) for b in bounds]

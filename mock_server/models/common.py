@@ -137,6 +137,9 @@ class DocReader:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # Equal strings read from one document share one object: a JSON parser makes a new string
+        # for every occurrence of an org, a username or a mentor id, which costs memory at scale.
+        self._strings: dict[str, str] = {}
 
     def fail(self, path: Path, kind: str, input: Any = None, **params: Any) -> None:
         """Record one problem at ``path``."""
@@ -191,6 +194,8 @@ class DocReader:
                 continue
             ok, converted = _convert(base, value)
             if ok:
+                if type(converted) is str:
+                    converted = self._strings.setdefault(converted, converted)
                 out[name] = converted
             else:
                 self.fail(path + (name,), _KIND.get(base, "custom"), value, message="Invalid value.")
@@ -242,12 +247,13 @@ class TimeIndex:
     plain list of ints, and a range's values sum at C speed.
     """
 
-    __slots__ = ("ts", "ids", "vals")
+    __slots__ = ("ts", "ids", "vals", "version")
 
     def __init__(self) -> None:
         self.ts: list[int] = []
         self.ids: list[str] = []
         self.vals: list[int] = []
+        self.version = 0  # bumped by every change, so readers can cache what they derive
 
     @classmethod
     def build(cls, items: Iterable[tuple[int, str, int]]) -> TimeIndex:
@@ -265,6 +271,7 @@ class TimeIndex:
 
     def insert(self, t: int, item_id: str, value: int = 0) -> None:
         """Add an item."""
+        self.version += 1
         if not self.ts or t > self.ts[-1]:
             self.ts.append(t)
             self.ids.append(item_id)
@@ -285,11 +292,13 @@ class TimeIndex:
 
     def remove(self, t: int, item_id: str) -> None:
         """Remove an item."""
+        self.version += 1
         p = self._find(t, item_id)
         del self.ts[p], self.ids[p], self.vals[p]
 
     def set_value(self, t: int, item_id: str, value: int) -> None:
         """Change an item's value."""
+        self.version += 1
         self.vals[self._find(t, item_id)] = value
 
     def span(self, start: int, end: int) -> tuple[int, int]:
