@@ -10,7 +10,7 @@ PY3 := $(VENV3)/bin/python
 IBLAI3_INSTALLED := $(VENV3)/.installed
 ARGS ?=
 
-.PHONY: serve test client-compat bench install install-test clean
+.PHONY: serve test check fuzz client-compat bench install install-test clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ test: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every test: spec, state layer, HT
 client-compat: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every ibl operation through the official client, iblai 4.202.2 and 3.66.0
 	$(PY) -m pytest tests/client_compat -q
 	$(PY3) -m pytest tests/client_compat -q
+
+check: $(TEST_INSTALLED) ## conformance harness (quick) against TARGET_URL, or the in-process mock when unset
+	$(VENV)/bin/memmock check $(if $(TARGET_URL),--target $(TARGET_URL)) $(ARGS)
+
+fuzz: $(TEST_INSTALLED) ## the harness's deep profile (many more examples); HTML report in reports/fuzz.html
+	$(VENV)/bin/memmock check --profile deep --report reports/fuzz.html $(if $(TARGET_URL),--target $(TARGET_URL)) $(ARGS)
 
 bench: $(TEST_INSTALLED) ## memmock vs bare Starlette under wrk (ARGS=--prism adds Prism; needs wrk for best numbers)
 	$(PY) bench/run.py $(ARGS)

@@ -129,6 +129,19 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     check.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --), e.g. -- -k pagination")
 
 
+def _without_seed(args: list[str]) -> list[str]:
+    # The replay line adds its own --seed.
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--seed":
+            skip = True
+        elif not arg.startswith("--seed="):
+            kept.append(arg)
+    return kept
+
+
 def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the harness with pytest.main; its exit code is ours."""
     import shlex
@@ -141,7 +154,7 @@ def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     opts = [str(PACKAGE_ROOT / "contract_tests"), "-p", "no:cacheprovider", "-o", "addopts=-ra --strict-markers",
             "-v", "--tb=short",
             "--api", args.api, "--profile", args.profile,
-            "--memmock-invocation", "memmock " + " ".join(shlex.quote(a) for a in given if a not in ("--seed",))]
+            "--memmock-invocation", "memmock " + " ".join(shlex.quote(a) for a in _without_seed(given))]
     for flag, value in (("--target", args.target), ("--max-writes", args.max_writes), ("--seed", args.seed),
                         ("--max-examples", args.max_examples), ("--report", args.report),
                         ("--mock-fault", args.mock_fault), ("--junitxml", args.junit)):

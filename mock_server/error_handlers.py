@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from connexion import AsyncApp
 from connexion.exceptions import (
     NonConformingResponse,
@@ -35,12 +34,13 @@ from .errors import (
     render,
 )
 from .validation import style_of
+from .wire import dumps
 
 logger = logging.getLogger("memmock")
 
 
 def _respond(status: int, body: object, headers: dict[str, str] | None = None) -> ConnexionResponse:
-    return ConnexionResponse(status_code=status, body=orjson.dumps(body), mimetype="application/json",
+    return ConnexionResponse(status_code=status, body=dumps(body), mimetype="application/json",
                              content_type="application/json", headers=headers or {})
 
 

@@ -40,6 +40,7 @@ from .models.common import DocReader, norm_uuid
 from .state import IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
 from .validation import SCOPE_KEY, request_data
+from .wire import dumps
 
 __all__ = ["FAULTS", "Fault", "FaultMiddleware", "Exchange", "Reply", "fault_names", "unknown_fault_message"]
 
@@ -69,7 +70,7 @@ class Reply:
 
     def set_json(self, value: Any) -> None:
         """Replace the body with ``value`` as JSON."""
-        self.set_body(orjson.dumps(value))
+        self.set_body(dumps(value))
         self.set_header("content-type", "application/json")
 
     def set_body(self, body: bytes) -> None:
@@ -603,7 +604,7 @@ async def _validation_off(ex: Exchange) -> None:
             document = None  # malformed JSON still gets its parse error
         if isinstance(document, dict) and not isinstance(document.get("enabled"), bool):
             document["enabled"] = True
-            body = orjson.dumps(document)
+            body = dumps(document)
     elif content_type == "application/x-www-form-urlencoded":
         pairs = [(k, v) for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True) if k != "enabled"]
         values = [v for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True) if k == "enabled"]

@@ -91,4 +91,4 @@ def test_fault_is_caught(runs: dict[str | None, tuple[int, str]], fault: str) ->
     assert caught, f"{fault}: failed, but no check named:\n{output[-3000:]}"
     expected = CATCHER[fault] or ".delete_then_404"
     assert any(expected in rule for rule in caught) if not CATCHER[fault] else any(
-        rule.startswith(expected) or expected in rule for rule in caught), (fault, sorted(caught))
+        rule.startswith(expected) or expected in rule for rule in caught), (fault, sorted(caught), output[-3000:])

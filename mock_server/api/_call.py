@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from connexion import context as connexion_context
 from starlette.responses import Response
 
@@ -14,6 +13,7 @@ from ..models.pagination import Page
 from ..state import MockState, VaiPrincipal, state_of
 from ..store import Store
 from ..validation import RequestData, request_data
+from ..wire import dumps
 
 
 @dataclass
@@ -95,7 +95,7 @@ def current() -> Call:
 
 def json(body: Any, status: int = 200) -> Response:
     """A JSON reply."""
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+    return Response(dumps(body), status_code=status, media_type="application/json")
 
 
 def no_content() -> Response:

@@ -7,7 +7,7 @@ import uuid
 
 from starlette.testclient import TestClient
 
-from conftest import JOHN, analytics, ibl, mentor, vai
+from tests.api.conftest import JOHN, analytics, ibl, mentor, vai
 
 
 def test_health(client: TestClient) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import JOHN, MENTOR_A, MENTOR_B, analytics, conversation_body, ibl
+from tests.api.conftest import JOHN, MENTOR_A, MENTOR_B, analytics, conversation_body, ibl
 
 PATH = analytics("average-messages-per-session/")
 DATE_MESSAGE = "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."

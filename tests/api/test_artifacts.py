@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from starlette.testclient import TestClient
 
-from conftest import JANE, JOHN, ibl, mentor
+from tests.api.conftest import JANE, JOHN, ibl, mentor
 
 
 def test_artifact_lifecycle(client: TestClient, clock) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from starlette.testclient import TestClient
 
-from conftest import ACME, JOHN, MENTOR_A, MENTOR_B, analytics, conversation_body, ibl
+from tests.api.conftest import ACME, JOHN, MENTOR_A, MENTOR_B, analytics, conversation_body, ibl
 
 HISTORY = analytics("chat-history/")
 ACME_CONVERSATION = "b85c3f20"  # prefix of an acme conversation id in the fixtures

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from conftest import JANE, JOHN, ibl, prompt
+from tests.api.conftest import JANE, JOHN, ibl, prompt
 
 SESSION = "0f8fad5b-d9cb-469f-a165-70867728950e"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import ACME, ADMIN, FINISHED_TASK, JANE, JOHN, VAI_DEV, analytics, ibl, mentor, prompt, vai
+from tests.api.conftest import ACME, ADMIN, FINISHED_TASK, JANE, JOHN, VAI_DEV, analytics, ibl, mentor, prompt, vai
 
 CID = "2a3f909e-ca8f-4c2d-aae4-6436439caaed"  # a main conversation in the fixtures
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import JOHN, MENTOR_A, analytics, ibl, mentor, prompt
+from tests.api.conftest import JOHN, MENTOR_A, analytics, ibl, mentor, prompt
 
 STATUS = prompt("chat-memory-status/")
 TRUE_WORDS = ["true", "True", "1", "on"]

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.testclient import TestClient
 
-from conftest import ADMIN, FINISHED_TASK, VAI_DEV
+from tests.api.conftest import ADMIN, FINISHED_TASK, VAI_DEV
 
 PATHS = [
     "/api/ai-prompt/orgs/{org}/users/{user}/all-chats-memory/",

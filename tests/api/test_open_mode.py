@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import analytics, mentor
+from tests.api.conftest import analytics, mentor
 
 OPEN = {"Authorization": "Api-Token whatever"}
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import JOHN, analytics, ibl, mentor
+from tests.api.conftest import JOHN, analytics, ibl, mentor
 
 ARTIFACTS = mentor("artifacts/")
 HISTORY = analytics("chat-history/")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from starlette.testclient import TestClient
 
-from conftest import FINISHED_TASK, JANE, JOHN, ibl, mentor
+from tests.api.conftest import FINISHED_TASK, JANE, JOHN, ibl, mentor
 
 
 # --- ai-user-profile-memory ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import VAI_DEV_ORG, VAI_OTHER, VAI_OTHER_ORG, vai
+from tests.api.conftest import VAI_DEV_ORG, VAI_OTHER, VAI_OTHER_ORG, vai
 
 
 def test_list_defaults_newest_first_with_total(client: TestClient) -> None:
@@ -148,3 +148,14 @@ def test_backfill_defaults_and_bounds(client: TestClient) -> None:
     for params in ({"limit": 51}, {"limit": 0}, {"chunk_size": 11}, {"chunk_size": 0}, {"offset": -1}):
         r = client.post("/api/v1/memory/backfill-entities", headers=vai(), params=params)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", next(iter(params))]
+
+
+def test_an_offset_beyond_64_bits_is_answered_not_a_server_error(client):
+    """FastAPI takes any int; the echo of a huge offset must still serialise (orjson refuses > 64 bits)."""
+    huge = 10**20
+    r = client.post(f"/api/v1/memory/backfill-entities?offset={huge}", headers={"Authorization": "Bearer dev-vai-virtuous-dev-0001"})
+    assert r.status_code == 200
+    assert r.json() == {"examined": 0, "processed": 0, "skipped": 0, "failed": 0, "nextOffset": huge,
+                        "hasMore": False, "limit": 20, "offset": huge}
+    r = client.get(f"/api/v1/memory?offset={huge}", headers={"Authorization": "Bearer dev-vai-virtuous-dev-0001"})
+    assert r.status_code == 200 and r.json()["memories"] == []

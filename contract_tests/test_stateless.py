@@ -1,0 +1,259 @@
+"""Stateless: schemathesis over every operation of both specs, with all of its checks.
+
+Path parameters ``org``/``user_id`` are pinned to the configured tenant so cases reach real handlers,
+and each API gets its own credential (explicit auth, so ``ignored_auth`` probes without it).
+Each schemathesis check is run separately so a failure names the check that caught it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft4Validator
+from schemathesis import GenerationMode
+from schemathesis.checks import load_all_checks
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.meta import ParameterLocation  # type: ignore[attr-defined]
+
+from .client import Exchange, GuardedSession, ReadOnlyViolation, SAFE_METHODS, WriteBudgetExhausted
+from .harness import ContractViolation, Harness
+from urllib.parse import urlsplit
+
+from .validate import match_operation
+from .specs import API_BASES, lenient_parameters, load_contract
+
+pytestmark = pytest.mark.stateless
+
+# Methods that overwrite or remove an existing object: fuzzed with drawn ids only on a memmock
+# (or with --allow-destructive), never on a real deployment's data by default (schemathesis#3972).
+DESTRUCTIVE = frozenset({"PUT", "PATCH", "DELETE"})
+
+
+def _all_operations() -> list[tuple[str, str, str]]:
+    ops = []
+    for api in API_BASES:
+        for path, item in load_contract(api)["paths"].items():
+            for method, op in item.items():
+                if method in ("get", "put", "post", "patch", "delete"):
+                    ops.append((api, op["operationId"], method.upper()))
+    return ops
+
+
+OPERATIONS = _all_operations()
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(api: str) -> Any:
+    """The contract as schemathesis sees it: bodies as JSON where the operation takes JSON.
+
+    Form encodings carry only text, so schemathesis' type mutations are not invalid there and
+    null/nested values cannot be sent: both give false positives. Form bodies are exercised by
+    the state machines instead (e.g. chat-memory-status PUT with form booleans).
+    """
+    spec = load_contract(api)
+    shared_bodies = spec.get("components", {}).get("requestBodies", {})
+    for item in spec["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "$ref" in op.get("requestBody", {}):
+                op["requestBody"] = copy.deepcopy(shared_bodies[op["requestBody"]["$ref"].rsplit("/", 1)[-1]])
+            content = op.get("requestBody", {}).get("content", {}) if isinstance(op, dict) else {}
+            if "application/json" in content:
+                for media in list(content):
+                    if media != "application/json":
+                        del content[media]
+    return schemathesis.openapi.from_dict(spec)
+
+
+@functools.lru_cache(maxsize=None)
+def _checks() -> dict[str, Any]:
+    """schemathesis' built-in checks by name (every one the CLI runs with --checks all)."""
+    load_all_checks()
+    from schemathesis.specs.openapi import checks as oc
+    names = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+             "response_schema_conformance", "response_headers_conformance", "negative_data_rejection",
+             "positive_data_acceptance", "ignored_auth", "missing_required_header", "unsupported_method",
+             "use_after_free", "ensure_resource_availability")
+    from schemathesis import checks as core
+    found = {}
+    for name in names:
+        fn = getattr(oc, name, None) or getattr(core, name, None)
+        if fn is not None:
+            found[name] = fn
+    return found
+
+
+def _cross_field_rejection(api: str, operation_id: str, exchange: Exchange) -> bool:
+    """A 400 naming only the fields of a rule the spec declares in ``x-memmock-cross-field``.
+
+    Such rules (e.g. "at most 10,000 buckets between start_date and end_date") span several
+    parameters, so no schema keyword states them and a generator cannot avoid them.
+    """
+    rule = _operation(api, operation_id).get("x-memmock-cross-field")
+    body = exchange.json()
+    return (rule is not None and exchange.status == 400 and isinstance(body, dict) and bool(body)
+            and set(body) <= set(rule.get("fields", ())))
+
+
+def _operation(api: str, operation_id: str) -> dict[str, Any]:
+    """The operation object (its path item's shared parameters under ``parameters``)."""
+    for item in load_contract(api)["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                return {**op, "parameters": item.get("parameters", []) + op.get("parameters", [])}
+    return {}
+
+
+def _operation_parameters(api: str, operation_id: str) -> list[dict[str, Any]]:
+    spec = load_contract(api)
+    params = []
+    for p in _operation(api, operation_id).get("parameters", []):
+        if "$ref" in p:
+            p = spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[-1]]
+        params.append(p)
+    return params
+
+
+def only_lenient_parameters_invalid(api: str, case: Any) -> bool:
+    """A negative case whose only invalid parts are ``x-memmock-lenient`` query parameters.
+
+    Those parameters document a fallback instead of a 4xx (DRF: junk page_size -> default size;
+    junk page -> 404 "Invalid page."), so accepting such a case is conformant, not a missed rejection.
+    """
+    meta = case.meta
+    if meta is None:
+        return False
+    negative = {loc for loc, comp in meta.components.items() if comp.mode.is_negative}
+    if not negative or negative - {ParameterLocation.QUERY}:
+        return False
+    params = _operation_parameters(api, case.operation.definition.raw.get("operationId", ""))
+    lenient = lenient_parameters({"p": params})
+    if not lenient:
+        return False
+    query = dict(case.query or {})
+    for p in params:
+        if p.get("in") != "query" or p["name"] in lenient:
+            continue
+        if p["name"] not in query:
+            if p.get("required"):
+                return False
+            continue
+        if not _valid(query[p["name"]], p.get("schema", {})):
+            return False
+    return True
+
+
+def _track_created(harness: Harness, kind: str, exchange: Exchange) -> None:
+    """Register a DELETE for whatever a generated POST created, so fuzzing leaves nothing behind."""
+    if exchange.method != "POST" or exchange.status != 201:
+        return
+    body = exchange.json()
+    if not isinstance(body, dict) or "id" not in body:
+        return
+    path = urlsplit(exchange.url).path
+    target = f"{path}{body['id']}/" if path.endswith("/") else f"{path}/{body['id']}"
+    if match_operation("DELETE", target) is not None:
+        harness.created(kind, target)
+
+
+def _state_dependent_rejection(exchange: Exchange) -> bool:
+    """A 400 whose only error is DRF's ``non_field_errors``: object-level validation that depends on
+    stored state (e.g. "Custom instruction already exists"), which a schema cannot express."""
+    body = exchange.json()
+    return exchange.status == 400 and isinstance(body, dict) and set(body) == {"non_field_errors"}
+
+
+def _valid(value: Any, schema: dict[str, Any]) -> bool:
+    validator = Draft4Validator(schema)
+    if validator.is_valid(value):
+        return True
+    if isinstance(value, str):  # query values travel as text: "5" is a valid integer
+        try:
+            return validator.is_valid(json.loads(value))
+        except ValueError:
+            return False
+    return False
+
+
+@pytest.mark.parametrize(("api", "operation_id", "method"), OPERATIONS, ids=[f"{a}:{o}" for a, o, _ in OPERATIONS])
+def test_operation_conforms(harness: Harness, api: str, operation_id: str, method: str) -> None:
+    """Every case schemathesis draws for this operation passes every schemathesis check."""
+    config = harness.config
+    if api not in config.apis:
+        pytest.skip(f"--api {','.join(config.apis)}")
+    kind = "ibl_admin" if api == "ibl" else "vai"
+    harness.require(kind)
+    if method not in SAFE_METHODS:
+        harness.guard.require_writes(3)
+        if method in DESTRUCTIVE and not (harness.admin_plane or config.allow_destructive):
+            pytest.skip(f"{method} on drawn ids could hit real data: only against a memmock or with --allow-destructive")
+    schema = _schema(api)
+    operation = next(r.ok() for r in schema.get_all_operations()
+                     if r.ok().definition.raw.get("operationId") == operation_id)
+    pinned = {}
+    names = {p["name"] for p in _operation_parameters(api, operation_id) if p.get("in") == "path"}
+    if "org" in names:
+        pinned["org"] = harness.org
+    if "user_id" in names:
+        pinned["user_id"] = harness.user
+    auth = harness.headers(kind)
+    strategy = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned or None, headers=auth),
+        operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=pinned or None, headers=auth),
+    )
+    numbers = config.settings
+    base_url = harness.target + API_BASES[api]
+    session = GuardedSession(harness.guard, observer=harness.recorder.observe)
+    checks = _checks()
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if numbers["shrink"] else [])
+
+    @hypothesis.seed(config.seed)
+    @settings(max_examples=numbers["max_examples"], deadline=None, phases=phases, derandomize=False,
+              suppress_health_check=list(HealthCheck), print_blob=True, report_multiple_bugs=False)
+    @given(case=strategy)
+    def run(case: Any) -> None:
+        try:
+            response = case.call(base_url=base_url, session=session, headers=auth)
+        except WriteBudgetExhausted as exc:
+            pytest.skip(str(exc))
+        except ReadOnlyViolation:
+            raise
+        exchange = Exchange.from_requests(response)
+        _track_created(harness, kind, exchange)
+        failed: list[tuple[str, str]] = []
+        for name, check in checks.items():
+            try:
+                case.validate_response(response, checks=[check], headers=auth,
+                                       transport_kwargs={"base_url": base_url, "session": session, "headers": auth})
+                harness.recorder.count(f"schemathesis.{name}", True)
+            except FailureGroup as group:
+                if name == "negative_data_rejection" and only_lenient_parameters_invalid(api, case):
+                    harness.recorder.count(f"schemathesis.{name}", True)  # documented fallback, see README
+                    continue
+                if name == "positive_data_acceptance" and _cross_field_rejection(api, operation_id, exchange):
+                    harness.recorder.count(f"schemathesis.{name}", True)
+                    harness.recorder.count(f"declared cross-field rule: {operation_id}", True)
+                    continue
+                if name == "positive_data_acceptance" and _state_dependent_rejection(exchange):
+                    harness.recorder.count(f"schemathesis.{name}", True)  # e.g. "already exists"
+                    continue
+                harness.recorder.count(f"schemathesis.{name}", False)
+                failed.append((name, "; ".join(f"{f.title}: {f.message}" for f in group.exceptions)))
+        if failed:
+            rules = ", ".join(f"schemathesis.{n}" for n, _ in failed)
+            detail = "\n".join(f"- schemathesis.{n}: {m}" for n, m in failed)
+            raise ContractViolation(rules, f"{operation_id}: {len(failed)} check(s) failed\n{detail}",
+                                    [exchange], harness.replay())
+
+    # One example-database key per operation, target and seed: the inner function is shared by
+    # every parametrization, and replaying another operation's failures would mislead.
+    run.hypothesis.inner_test._hypothesis_internal_add_digest = (  # type: ignore[attr-defined]
+        f"{api}:{operation_id}:{harness.target}:{config.seed}".encode())
+    run()
