@@ -133,7 +133,9 @@ def serve(name: str, argv: list[str], port: int, health: str, **popen: Any) -> I
 
 
 def memmock_argv(port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--log-level", "error", *extra]
+    # A large body limit only so the DELETE rows can seed ids through PUT /_mock/state.
+    return [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--log-level", "error",
+            "--body-limit", str(1 << 30), *extra]
 
 
 # --- load generation -------------------------------------------------------------------------
@@ -269,7 +271,7 @@ def scale_checks(count: int) -> list[tuple[str, str, str]]:
     lines = []
     for stored in (100, count):
         port = free_port()
-        with serve("memmock", memmock_argv(port, "--no-fixtures", "--body-limit", str(1 << 30)), port,
+        with serve("memmock", memmock_argv(port, "--no-fixtures"), port,
                    "/_mock/health", cwd=ROOT) as server, httpx.Client(base_url=server.url("ibl"), timeout=600) as client:
             client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
             vai = timed_get(client, "/api/v1/memory?limit=100&offset=50", VAI)

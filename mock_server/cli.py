@@ -89,8 +89,10 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .state import settle_heap
 
     app = create_app(settings)
+    settle_heap()
     print(banner(settings, settings.port, app.state.store), flush=True)
     uvicorn.run(
         app,

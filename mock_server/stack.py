@@ -2,7 +2,7 @@
 
 Every request runs: server errors → CORS → exception handlers (errors.render) → state and body
 limit → Swagger UI (docs paths only) → routing (remembered per method and path) → [fault] →
-security (auth.py) → request validation (validation.py) → [response validation, strict mode] →
+security (auth.py) → request validation (validation.py, prepared once per operation) → [response validation, strict mode] →
 lifespan → context → dispatch.py → the handler.
 """
 
@@ -15,12 +15,17 @@ from connexion.middleware.abstract import ROUTING_CONTEXT
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+    RequestValidationOperation,
+)
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.utils import is_nullable
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -65,6 +70,69 @@ class RememberingRoutingMiddleware(RoutingMiddleware):
         await super().__call__(scope, receive, send)
 
 
+class PreparedRequestValidation(RequestValidationOperation):
+    """connexion's request validation for one operation, with its validators built once.
+
+    Stock connexion builds a URI parser, a parameter validator and a body validator on every
+    request; ours (``validation.py``) hold no per-request state, so each is built on first use.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parameters = self._validator_map["parameter"](self._operation.parameters)
+        self._has_body = bool(self._operation.request_body)
+        self._accepted: set[str] = set()
+        self._bodies: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._parameters.validate(scope)
+        if self._has_body:
+            mime_type, encoding = self.extract_content_type(scope["headers"])
+            if mime_type not in self._accepted:
+                self.validate_mime_type(mime_type)  # raises 415 for a type the spec does not list
+                self._accepted.add(mime_type)
+            validator = self._bodies.get((mime_type, encoding))
+            if validator is None:
+                validator = self._body_validator(mime_type, encoding)
+                self._bodies[(mime_type, encoding)] = validator
+            if validator is not False:
+                receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+    def _body_validator(self, mime_type: str, encoding: str) -> Any:
+        """The body validator for a media type, as connexion would build it (False: none applies)."""
+        schema = self._operation.body_schema(mime_type)
+        try:
+            validator_cls = self._validator_map["body"][mime_type] if schema else None
+        except KeyError:
+            validator_cls = None
+        if validator_cls is None:
+            return False
+        return validator_cls(
+            schema=schema,
+            required=self._operation.request_body.get("required", False),
+            nullable=is_nullable(self._operation.body_definition(mime_type)),
+            encoding=encoding,
+            strict_validation=self.strict_validation,
+        )
+
+
+class PreparedRequestValidationAPI(RequestValidationAPI):
+    """Builds ``PreparedRequestValidation`` operations."""
+
+    def make_operation(self, operation: Any) -> PreparedRequestValidation:
+        return PreparedRequestValidation(
+            self.next_app, operation=operation, strict_validation=self.strict_validation,
+            validator_map=self.validator_map,
+        )
+
+
+class PreparedRequestValidationMiddleware(RequestValidationMiddleware):
+    """connexion's request validation middleware with prepared operations."""
+
+    api_cls = PreparedRequestValidationAPI
+
+
 class DocsSwaggerUIMiddleware(SwaggerUIMiddleware):
     """connexion's Swagger UI, consulted only for paths under a docs prefix."""
 
@@ -97,7 +165,7 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
         from .faults import FaultMiddleware
 
         stack.append(functools.partial(FaultMiddleware, state=state, fault_name=settings.fault))
-    stack += [SecurityMiddleware, RequestValidationMiddleware]
+    stack += [SecurityMiddleware, PreparedRequestValidationMiddleware]
     if settings.strict:
         stack.append(ResponseValidationMiddleware)
     stack += [LifespanMiddleware, ContextMiddleware]

@@ -187,6 +187,7 @@ class ParameterValidator:
 
     def __init__(self, parameters: list[dict[str, Any]], uri_parser: Any = None,
                  strict_validation: bool = False, security_query_params: Any = None) -> None:
+        # connexion's signature; the URI parser and strictness are not used (see module docstring).
         self.parameters = parameters
 
     def validate(self, scope: Scope) -> None:

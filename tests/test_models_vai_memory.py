@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from mock_server.clock import FixedClock
 from mock_server.errors import NotFound, PermissionDenied, Style, render
+from mock_server.store import Store
 
 DEV = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
 OTHER = "3f2c9e8a-51d4-4b7e-9a06-c1d2e3f4a5b6"
@@ -94,3 +96,20 @@ def test_fail_predicate_survives_reset(store):
     store.vai_memory.fail_predicate = lambda mem: True
     store.reset()
     assert store.vai_memory.backfill(DEV, limit=3)["failed"] == 3
+
+
+
+def test_many_memories_with_one_timestamp_keep_order_and_delete_exactly():
+    """Bulk writes can give one createdAt to many memories: order is by id, and deletes find theirs."""
+    org = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
+    store = Store(clock=FixedClock(datetime(2024, 6, 1, tzinfo=timezone.utc)))  # the clock never moves
+    ids = [store.vai_memory.create(org, f"m{n}")["id"] for n in range(400)]
+    assert len({m for m in ids}) == 400
+    listed = [m["id"] for n in range(4) for m in store.vai_memory.list(org, limit=100, offset=100 * n)["memories"]]
+    assert listed == sorted(ids)  # newest first, ties by id ascending
+    doomed = set(ids[::3])
+    for memory_id in doomed:
+        store.vai_memory.delete(org, memory_id)
+    left = [m["id"] for n in range(4) for m in store.vai_memory.list(org, limit=100, offset=100 * n)["memories"]]
+    assert left == sorted(set(ids) - doomed)
+    assert store.vai_memory.list(org, limit=1)["total"] == 400 - len(doomed)

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from ..app import APIS
 from ..errors import InvalidRequest, Style, render
+from ..state import settle_heap
 from ._call import current, json, no_content
 
 
@@ -20,6 +21,7 @@ async def health() -> Response:
 async def reset_state() -> Response:
     """Back to the loaded fixtures."""
     current().store.reset()
+    settle_heap()
     return no_content()
 
 
@@ -36,6 +38,7 @@ async def import_state() -> Response:
     except InvalidRequest as exc:
         _, errors = render(exc, Style.DRF)
         return json({"detail": errors}, 400)
+    settle_heap()
     return no_content()
 
 

@@ -277,17 +277,26 @@ class TimeIndex:
             self.ids.append(item_id)
             self.vals.append(value)
             return
-        p, hi = bisect_left(self.ts, t), bisect_right(self.ts, t)
-        while p < hi and self.ids[p] > item_id:
-            p += 1
+        p = self._position(t, item_id)
         self.ts.insert(p, t)
         self.ids.insert(p, item_id)
         self.vals.insert(p, value)
 
+    def _position(self, t: int, item_id: str) -> int:
+        """Where ``(t, item_id)`` is or would go: among equal times ids descend, so bisect them too."""
+        lo, hi = bisect_left(self.ts, t), bisect_right(self.ts, t)
+        while lo < hi:  # a bulk import can give thousands of items one timestamp
+            mid = (lo + hi) // 2
+            if self.ids[mid] > item_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     def _find(self, t: int, item_id: str) -> int:
-        for p in range(bisect_left(self.ts, t), bisect_right(self.ts, t)):
-            if self.ids[p] == item_id:
-                return p
+        p = self._position(t, item_id)
+        if p < len(self.ts) and self.ts[p] == t and self.ids[p] == item_id:
+            return p
         raise KeyError(item_id)
 
     def remove(self, t: int, item_id: str) -> None:
