@@ -54,11 +54,9 @@ def _aware(dt: datetime) -> datetime:
 
 def isoformat_z(dt: datetime) -> str:
     """``2024-01-15T10:30:00Z``; microseconds only when non-zero."""
-    dt = _aware(dt)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += f".{dt.microsecond:06d}"
-    return text + "Z"
+    # isoformat() prints microseconds only when non-zero, as the wire format wants, and is many
+    # times cheaper than strftime on every timestamp of every read.
+    return _aware(dt).replace(tzinfo=None).isoformat() + "Z"
 
 
 def parse_datetime(value: str | datetime | date) -> datetime:

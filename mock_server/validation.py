@@ -182,6 +182,10 @@ def coerce(value: str, schema: dict[str, Any]) -> Any:
     return value
 
 
+_PLAIN_TYPES = {"string": str, "integer": int}
+_NON_VALIDATING = {"type", "description", "example", "examples", "title"}
+
+
 class ParameterValidator:
     """Drop-in for connexion's: validates path, query and header parameters in one pass."""
 
@@ -189,6 +193,11 @@ class ParameterValidator:
                  strict_validation: bool = False, security_query_params: Any = None) -> None:
         # connexion's signature; the URI parser and strictness are not used (see module docstring).
         self.parameters = parameters
+        self._has_headers = any(p["in"] == "header" for p in parameters)
+        # Parameters whose schema says only "a string" / "an integer" (org, user_id, ids): checked
+        # by type here, which is all jsonschema's `type` keyword would do; the rest go to jsonschema.
+        self._plain_type = {id(p): _PLAIN_TYPES.get(p.get("schema", {}).get("type"))
+                            for p in parameters if set(p.get("schema", {})) <= _NON_VALIDATING}
 
     def validate(self, scope: Scope) -> None:
         """Check every parameter; raise ``InvalidRequest`` listing all that are wrong."""
@@ -196,7 +205,7 @@ class ParameterValidator:
         raw_query = _query_dict(scope)
         data.raw_query = raw_query
         path_params = scope.get("path_params", {})
-        headers = Headers(scope=scope) if any(p["in"] == "header" for p in self.parameters) else None
+        headers = Headers(scope=scope) if self._has_headers else None
         problems: list[Problem] = []
         for param in self.parameters:
             where, name = param["in"], param["name"]
@@ -221,6 +230,10 @@ class ParameterValidator:
                 target[name] = raw
                 continue
             value = coerce(raw, schema)
+            plain = self._plain_type.get(id(param))
+            if plain is not None and type(value) is plain:
+                target[name] = value
+                continue
             found = schema_problems(schema, value, where, (name,))
             if found:
                 for problem in found:  # FastAPI echoes the string that was sent ("101"), not 101
