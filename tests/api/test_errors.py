@@ -202,3 +202,12 @@ def test_403_wins_over_a_bad_body(client: TestClient) -> None:
     assert r.status_code == 403 and r.json() == FORBIDDEN
     r = client.put(prompt("chat-memory-status/"), headers=ibl(ACME), content=b"{bad")
     assert r.status_code == 403
+
+
+def test_a_path_with_a_control_character_is_not_found_without_redirects(client):
+    """'x%0A/' and 'x%0A' used to redirect to each other for ever (Starlette's regexes and a newline)."""
+    for path, detail in (("/api/ai-analytics/orgs/main/users/main/chat-history/0%0A/", "Not found."),
+                         ("/api/ai-analytics/orgs/main/users/main/chat-history/0%0A", "Not found."),
+                         ("/api/v1/memory/a%00b", "Not Found")):
+        r = client.get(path, headers={"Authorization": "Api-Token dev-ibl-admin-main-0001"}, follow_redirects=False)
+        assert (r.status_code, r.json()) == (404, {"detail": detail}), path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import httpx
 from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.testclient import TestClient
 
@@ -64,5 +65,8 @@ def test_no_input_gets_a_5xx(client: TestClient, method: str, template: str, org
     headers = {"Authorization": auth, "X-API-Key": VAI_DEV if auth.startswith("Bearer") else ""}
     if content_type:
         headers["Content-Type"] = content_type
-    r = client.request(method, path + (f"?{qs}" if qs else ""), headers=headers, content=body)
+    try:
+        r = client.request(method, path + (f"?{qs}" if qs else ""), headers=headers, content=body)
+    except httpx.TooManyRedirects as exc:
+        raise AssertionError(f"redirect loop: {method} {path}?{qs} via {exc.request.url}") from None
     assert r.status_code < 500, (method, path, qs, body, content_type, r.text)
