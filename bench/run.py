@@ -161,11 +161,16 @@ def run_wrk(row: Row, base: str, connections: int, seconds: float, ids_file: Pat
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(_lua(row, ids_file))
     url = base + (row.path if not row.deletes else "/")
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", fh.name, url],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    os.unlink(fh.name)
+    try:
+        # wrk does not stop on time when a server stops answering: bound it from outside.
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", fh.name, url],
+            capture_output=True, text=True, check=True, timeout=seconds + 30,
+        ).stdout
+    except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
+        return Result(float("nan"), float("nan"), float("nan"), -1)
+    finally:
+        os.unlink(fh.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
     def pct(p: str) -> float:
@@ -220,6 +225,25 @@ def seed_deletable(server: Server, row: Row, count: int, workdir: Path) -> tuple
     ids_file = workdir / f"ids-{server.name}-{uuid.uuid4().hex[:6]}.txt"
     ids_file.write_text("\n".join(ids) + "\n")
     return ids, ids_file
+
+
+def give_user_artifacts(server: Server, count: int = 100) -> None:
+    """The baseline serves 100 artifacts; give the mock's johndoe as many more, so pages are alike.
+
+    Imported with PUT /_mock/state, which also makes it the state each row's reset returns to.
+    """
+    base = server.url("ibl")
+    document = httpx.get(f"{base}/_mock/state", timeout=60).json()
+    artifacts = document["ibl"]["artifacts"]
+    template = next(a for a in artifacts if a["username"] == "johndoe")
+    next_id, next_version = 1 + max(a["id"] for a in artifacts), 1 + max(v["id"] for a in artifacts for v in a["versions"])
+    for n in range(count):
+        artifact = copy.deepcopy(template)
+        artifact.update(id=next_id + n, title=f"Bench artifact {n}", current_version_id=next_version + n)
+        artifact["versions"][0]["id"] = next_version + n
+        artifact["versions"] = artifact["versions"][:1]
+        artifacts.append(artifact)
+    httpx.put(f"{base}/_mock/state", json=document, timeout=120).raise_for_status()
 
 
 def reset(server: Server) -> None:
@@ -316,10 +340,12 @@ def harness_timing() -> str:
     out = subprocess.run([sys.executable, "-m", "pytest", "contract_tests", "-q", "-p", "no:cacheprovider"],
                          cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    cases = re.search(r"(\d+) cases", out.stdout)
+    # The harness's summary line: "<n> checks, <m> evaluations, <k> failed".
+    checks = re.search(r"(\d+) checks, (\d+) evaluations", out.stdout)
     summary = (out.stdout.strip().splitlines() or ["?"])[-1]
-    rate = f", {int(cases.group(1)) / wall:.0f} cases/s" if cases else ""
-    return f"{wall:.0f} s{rate} ({summary})"
+    rate = (f", {int(checks.group(2)) / wall:.0f} check evaluations/s ({checks.group(2)} over {checks.group(1)} checks)"
+            if checks else "")
+    return f"{wall:.1f} s{rate}; pytest: {summary}"
 
 
 # --- prism -----------------------------------------------------------------------------------
@@ -367,8 +393,9 @@ def measure(server: Server, row: Row, connections: int, args: argparse.Namespace
             ids_file = workdir / "prism-ids.txt"
             ids_file.write_text(ids[0] + "\n")
         results.append(load(row, server.url(row.api), connections, args.seconds, ids, ids_file))
-    return Result(statistics.median(r.rps for r in results), statistics.median(r.p50_ms for r in results),
-                  statistics.median(r.p99_ms for r in results), max(r.errors for r in results))
+    answered = [r for r in results if r.errors >= 0] or results
+    return Result(statistics.median(r.rps for r in answered), statistics.median(r.p50_ms for r in answered),
+                  statistics.median(r.p99_ms for r in answered), min(r.errors for r in results))
 
 
 def main() -> int:
@@ -395,6 +422,7 @@ def main() -> int:
         with serve("memmock", memmock_argv(port_m), port_m, "/_mock/health", cwd=ROOT) as mock, \
              serve("baseline", [sys.executable, str(Path(__file__).with_name("baseline.py")), str(port_b)],
                    port_b, "/_mock/health") as baseline:
+            give_user_artifacts(mock)
             servers = [mock, baseline]
             prism_cm = prism_servers(workdir) if args.prism else None
             if prism_cm is not None:
@@ -439,7 +467,9 @@ def _line(name: str, c: int, results: dict[str, Result], markdown: bool = False)
         p = results["prism"]
         cells += [f"{p.rps:,.0f}", f"{m.rps / p.rps:.2f}"]
     if m.errors:
-        cells[2] += f" ({m.errors} non-2xx)"
+        cells[2] += f" ({m.errors} non-2xx)" if m.errors > 0 else " (stopped answering)"
+    if "prism" in results and results["prism"].errors < 0:
+        cells[-2] = "stopped answering"
     return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells)
 
 

@@ -180,6 +180,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     return report
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run whose every check was skipped checked nothing: say so with a non-zero exit (5).
+
+    Otherwise a pipeline with no credentials set would pass without sending a request.
+    """
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or exitstatus != 0 or not _STATE.get("config"):
+        return
+    ran = len(reporter.stats.get("passed", [])) + len(reporter.stats.get("failed", []))
+    if session.testscollected and not ran:
+        reporter.write_line("memmock: nothing was checked: every check was skipped (see the reasons above)", red=True)
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
     """The per-operation and per-check summary, and the HTML report."""
     recorder, hconfig = _STATE.get("recorder"), _STATE.get("config")

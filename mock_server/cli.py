@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import warnings
 from collections.abc import Sequence
@@ -92,6 +93,10 @@ def serve(settings: Settings) -> int:
     from .state import settle_heap
 
     app = create_app(settings)
+    # A served mock keeps what it is sent: collect young objects in larger batches, and full
+    # passes rarely (they walk all stored state). Measured on POST chat-history at 32 connections:
+    # p99 54-113 ms -> 14 ms, +20% requests/s.
+    gc.set_threshold(50_000, 50, 100)
     settle_heap()
     print(banner(settings, settings.port, app.state.store), flush=True)
     uvicorn.run(

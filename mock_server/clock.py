@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol, runtime_checkable
 
@@ -52,10 +53,12 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=32_768)
 def isoformat_z(dt: datetime) -> str:
     """``2024-01-15T10:30:00Z``; microseconds only when non-zero."""
-    # isoformat() prints microseconds only when non-zero, as the wire format wants, and is many
-    # times cheaper than strftime on every timestamp of every read.
+    # isoformat() prints microseconds only when non-zero, as the wire format wants. Stored
+    # timestamps are read far more often than written, hence the memo (a list page formats two
+    # per item).
     return _aware(dt).replace(tzinfo=None).isoformat() + "Z"
 
 
