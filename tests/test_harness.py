@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import requests
 
 from contract_tests.client import (
     Exchange, GuardedSession, ReadOnlyViolation, WriteBudgetExhausted, WriteGuard, curl_command, guarded_httpx_client,
