@@ -298,8 +298,9 @@ def scale_checks(count: int) -> list[tuple[str, str, str]]:
         with serve("memmock", memmock_argv(port, "--no-fixtures"), port,
                    "/_mock/health", cwd=ROOT) as server, httpx.Client(base_url=server.url("ibl"), timeout=600) as client:
             client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
-            vai = timed_get(client, "/api/v1/memory?limit=100&offset=50", VAI)
-            history = timed_get(client, f"{A_IBL}/chat-history/?page_size=100&page=2", IBL_ADMIN)
+            # The first 100 items: a full page with 100 stored (plus the fixtures') and with 100,000.
+            vai = timed_get(client, "/api/v1/memory?limit=100", VAI)
+            history = timed_get(client, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
             analytics = timed_get(client, f"{A_IBL}/average-messages-per-session/?start_date=2024-06-01"
                                           "&end_date=2024-06-30&aggregation=hourly", IBL_USER, times=50)
             lines.append((stored, vai, history, analytics, rss_mb(server.process.pid)))
