@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import re
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from .store import IblPrincipal, Store, VaiPrincipal
 __all__ = ["IblPrincipal", "MockState", "StateMiddleware", "VaiPrincipal", "settle_heap", "state_of"]
 
 STATE_KEY = "memmock.state"
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6")
+    _LIBC.malloc_trim  # noqa: B018 - glibc only; elsewhere there is nothing to trim
+except (OSError, AttributeError):
+    _LIBC = None
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -37,6 +43,10 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    # A bulk import frees a parsed document as big as the state; glibc keeps that memory unless
+    # asked to give it back (about 70 MB after importing 100,000 memories and conversations).
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def state_of(scope: Scope) -> MockState:

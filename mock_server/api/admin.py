@@ -38,6 +38,7 @@ async def import_state() -> Response:
     except InvalidRequest as exc:
         _, errors = render(exc, Style.DRF)
         return json({"detail": errors}, 400)
+    call.data.body = None  # the parsed document is as big as the state: let settling reclaim it
     settle_heap()
     return no_content()
 
