@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import json
 from typing import Any
 
@@ -163,11 +164,20 @@ def _track_created(harness: Harness, kind: str, exchange: Exchange) -> None:
         harness.created(kind, target)
 
 
+_MISSING_REFERENCE = re.compile(r'^Invalid pk "[^"]*" - object does not exist\.$')
+
+
 def _state_dependent_rejection(exchange: Exchange) -> bool:
-    """A 400 whose only error is DRF's ``non_field_errors``: object-level validation that depends on
-    stored state (e.g. "Custom instruction already exists"), which a schema cannot express."""
+    """A 400 that depends on stored state, which a schema cannot express: DRF's object-level
+    ``non_field_errors`` (e.g. "Custom instruction already exists"), or only its reference errors
+    (``Invalid pk "7" - object does not exist.``, e.g. another artifact's version id)."""
     body = exchange.json()
-    return exchange.status == 400 and isinstance(body, dict) and set(body) == {"non_field_errors"}
+    if exchange.status != 400 or not isinstance(body, dict) or not body:
+        return False
+    if set(body) == {"non_field_errors"}:
+        return True
+    return all(isinstance(v, list) and v and all(isinstance(m, str) and _MISSING_REFERENCE.match(m) for m in v)
+               for v in body.values())
 
 
 def _valid(value: Any, schema: dict[str, Any]) -> bool:

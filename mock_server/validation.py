@@ -274,8 +274,14 @@ class _BodyValidator(AbstractRequestBodyValidator):
         """Validate the body and keep it; replay the original bytes downstream."""
         raw, messages = await self._read(receive)
         data = request_data(scope)
-        body = await self._parse_bytes(raw, scope) if raw.strip() else None
+        sent = bool(raw.strip())
+        body = await self._parse_bytes(raw, scope) if sent else None
         style = style_of(scope)
+        if sent and body is None and not self._nullable:
+            # A JSON null is a body, not a missing one: DRF says "No data provided", FastAPI "missing".
+            if style is Style.FASTAPI:
+                raise InvalidRequest([Problem("body", (), "required", None)])
+            raise InvalidRequest([Problem("body", (), "custom", None, {"message": "No data provided"})])
         if body is None:
             if style is Style.FASTAPI and self._required:
                 raise InvalidRequest([Problem("body", (), "required", None)])
@@ -285,7 +291,7 @@ class _BodyValidator(AbstractRequestBodyValidator):
             problems = schema_problems(self._schema, body, "body")
             if problems:
                 raise InvalidRequest(problems)
-        data.body, data.has_body = body, bool(raw.strip())
+        data.body, data.has_body = body, sent
         return self._insert_messages(receive, messages=iter(messages)), scope
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:

@@ -211,3 +211,18 @@ def test_a_path_with_a_control_character_is_not_found_without_redirects(client):
                          ("/api/v1/memory/a%00b", "Not Found")):
         r = client.get(path, headers={"Authorization": "Api-Token dev-ibl-admin-main-0001"}, follow_redirects=False)
         assert (r.status_code, r.json()) == (404, {"detail": detail}), path
+
+
+def test_a_json_null_body_is_not_a_missing_body(client):
+    """DRF: 400 non_field_errors "No data provided"; FastAPI: 422 missing at ["body"]."""
+    r = client.post("/api/ai-prompt/orgs/main/users/johndoe/all-chats-memory/", content=b"null",
+                    headers={"Authorization": "Api-Token dev-ibl-user-johndoe-0001", "Content-Type": "application/json"})
+    assert (r.status_code, r.json()) == (400, {"non_field_errors": ["No data provided"]})
+    r = client.post("/api/v1/memory", content=b"null",
+                    headers={"Authorization": "Bearer dev-vai-virtuous-dev-0001", "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["type"] == "missing" and r.json()["detail"][0]["loc"] == ["body"]
+    # An absent body is still read as an empty form by DRF: no field is required there.
+    r = client.post("/api/ai-prompt/orgs/main/users/johndoe/all-chats-memory/",
+                    headers={"Authorization": "Api-Token dev-ibl-user-johndoe-0001"})
+    assert r.status_code == 201
