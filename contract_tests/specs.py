@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
-from pathlib import Path
 from typing import Any
 
-import yaml
+from mock_server.app import APIS, read_spec
+from mock_server.settings import SPEC_DIR
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
-SPEC_FILES = {"ibl": "ibl-data-manager.yaml", "virtuousai": "virtuousai-memory.yaml"}
+# The two APIs under test (not the mock's own admin plane), as the mock declares them.
+_APIS = {api.name: api for api in APIS if api.name != "admin"}
 # Each spec's `servers` URL: where its paths start on a target.
-API_BASES = {"ibl": "", "virtuousai": "/api/v1"}
+API_BASES = {name: api.base_path for name, api in _APIS.items()}
 # Where the mock serves each spec (used with --spec-source served).
-SERVED_SPECS = {"ibl": "/docs/ibl/openapi.json", "virtuousai": "/api/v1/docs/openapi.json"}
+SERVED_SPECS = {name: api.spec_path for name, api in _APIS.items()}
 
 
 @functools.lru_cache(maxsize=None)
 def _load(api: str) -> dict[str, Any]:
-    with (SPEC_DIR / SPEC_FILES[api]).open(encoding="utf-8") as fh:
-        return json.loads(json.dumps(yaml.safe_load(fh)))  # unshare YAML aliases
+    return read_spec(SPEC_DIR / _APIS[api].spec_file)
 
 
 def load_contract(api: str) -> dict[str, Any]:

@@ -51,11 +51,17 @@ APIS = (
 )
 
 
-@functools.lru_cache(maxsize=None)
-def _load_spec(path: Path) -> dict[str, Any]:
+def read_spec(path: Path) -> dict[str, Any]:
+    """A spec file as plain dicts and lists, with no object shared between two places."""
     with path.open(encoding="utf-8") as fh:
         # A JSON round trip unshares YAML aliases: connexion extends parameter lists in place.
         spec: dict[str, Any] = json.loads(json.dumps(yaml.load(fh, Loader=YAML_LOADER)))
+    return spec
+
+
+@functools.lru_cache(maxsize=None)
+def _load_spec(path: Path) -> dict[str, Any]:
+    spec = read_spec(path)
     # Wire each security scheme to its function here, so the spec files stay pure contract.
     for name, scheme in spec.get("components", {}).get("securitySchemes", {}).items():
         key, function = SECURITY_FUNCTIONS[name]

@@ -312,12 +312,8 @@ class TimeIndex:
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Positions ``[i, j)`` of the items with ``start <= time < end``."""
-        return bisect_left(self.ts, start), max(bisect_left(self.ts, start), bisect_left(self.ts, end))
-
-    def sums(self, start: int, end: int) -> tuple[int, int]:
-        """``(items, sum of values)`` with ``start <= time < end``."""
-        i, j = self.span(start, end)
-        return j - i, sum(self.vals[i:j])
+        i = bisect_left(self.ts, start)
+        return i, max(i, bisect_left(self.ts, end))
 
     def newest_first(self, by_id: dict[str, Any], i: int = 0, j: int | None = None) -> NewestFirst:
         """Positions ``[i, j)`` as a lazy newest-first sequence of the objects in ``by_id``."""
