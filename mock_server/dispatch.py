@@ -4,11 +4,14 @@ connexion's stock inner app rebuilds a decorator chain on every request and re-d
 arguments that our validators already produced (see ``validation.RequestData``). This app keeps
 connexion's resolution (``x-openapi-router-controller`` + ``operationId`` → function) and its
 dispatch by operation id, and simply awaits the handler, which returns a Starlette response.
+It also stands in for connexion's context middleware: the one thing handlers need from it is the
+request's scope (``api/_call.current``), set here in ``CURRENT_SCOPE``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
@@ -18,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 Handler = Callable[[], Awaitable[Response]]
+CURRENT_SCOPE: ContextVar[Scope] = ContextVar("memmock.scope")
 
 
 class DirectOperation:
@@ -27,6 +31,7 @@ class DirectOperation:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        CURRENT_SCOPE.set(scope)
         response = await self.handler()
         await response(scope, receive, send)
 

@@ -1,9 +1,9 @@
-"""The middleware stack, in request order, and the two connexion layers the mock trims.
+"""The middleware stack, in request order, and the connexion layers the mock trims.
 
 Every request runs: server errors → CORS → exception handlers (errors.render) → state and body
 limit → Swagger UI (docs paths only) → routing (remembered per method and path) → [fault] →
-security (auth.py) → request validation (validation.py, prepared once per operation) → [response validation, strict mode] →
-lifespan → context → dispatch.py → the handler.
+security (connexion's checks on a lean request) → request validation (validation.py, prepared once
+per operation) → [response validation, strict mode] → lifespan → dispatch.py → the handler.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import functools
 from typing import Any
 
 from connexion.middleware.abstract import ROUTING_CONTEXT
-from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import (
@@ -22,12 +21,13 @@ from connexion.middleware.request_validation import (
 )
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
-from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.security import SecurityAPI, SecurityMiddleware, SecurityOperation
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.utils import is_nullable
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .settings import Settings
 from .state import MockState, StateMiddleware
@@ -133,6 +133,93 @@ class PreparedRequestValidationMiddleware(RequestValidationMiddleware):
     api_cls = PreparedRequestValidationAPI
 
 
+class LeanCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a short way for requests that carry no ``Origin`` (not CORS requests).
+
+    Those only get ``Vary: Origin`` added, as Starlette does, without parsing the request headers
+    twice and the response headers once per request.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, _vary_origin(send))
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _vary_origin(send: Send) -> Send:
+    async def send_(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.setdefault("headers", [])
+            if any(name.lower() == b"vary" for name, _ in headers):
+                vary = MutableHeaders(scope=message)
+                vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+            else:
+                headers.append((b"vary", b"Origin"))
+        await send(message)
+
+    return send_
+
+
+class SecurityRequest:
+    """What connexion's security checks read of a request, without a full ``ConnexionRequest``.
+
+    The checks read headers (credentials), query parameters (API keys in the query), the scope
+    (our functions, in ``auth.py``) and a context dict to leave ``token_info`` in; building a
+    ``ConnexionRequest`` and a Starlette request for that cost a fifth of a small request.
+    """
+
+    __slots__ = ("scope", "_headers", "_query")
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers."""
+        if self._headers is None:
+            self._headers = Headers(scope=self.scope)
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """The query parameters."""
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """connexion's per-request context dict (``token_info`` goes here), as ConnexionRequest keeps it."""
+        return self.scope.setdefault("extensions", {}).setdefault("connexion_context", {})  # type: ignore[no-any-return]
+
+
+class LeanSecurityOperation(SecurityOperation):
+    """connexion's security for one operation (same checks, same errors), on a ``SecurityRequest``."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.security:
+            await self.verification_fn(SecurityRequest(scope))
+        await self.next_app(scope, receive, send)
+
+
+class LeanSecurityAPI(SecurityAPI):
+    """Builds ``LeanSecurityOperation`` operations."""
+
+    def make_operation(self, operation: Any) -> SecurityOperation:
+        return LeanSecurityOperation.from_operation(
+            operation, next_app=self.next_app, security_handler_factory=self.security_handler_factory,
+        )
+
+
+class LeanSecurityMiddleware(SecurityMiddleware):
+    """connexion's security middleware with lean operations."""
+
+    api_cls = LeanSecurityAPI
+
+
 class DocsSwaggerUIMiddleware(SwaggerUIMiddleware):
     """connexion's Swagger UI, consulted only for paths under a docs prefix."""
 
@@ -151,7 +238,7 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
     """The middlewares ``create_app`` hands to connexion, outermost first."""
     stack: list[Any] = [ServerErrorMiddleware]
     if settings.cors:
-        stack.append(functools.partial(CORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+        stack.append(functools.partial(LeanCORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                                        allow_headers=["*"], expose_headers=["*"]))
     stack += [
         ExceptionMiddleware,
@@ -165,8 +252,9 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
         from .faults import FaultMiddleware
 
         stack.append(functools.partial(FaultMiddleware, state=state, fault_name=settings.fault))
-    stack += [SecurityMiddleware, PreparedRequestValidationMiddleware]
+    stack += [LeanSecurityMiddleware, PreparedRequestValidationMiddleware]
     if settings.strict:
         stack.append(ResponseValidationMiddleware)
-    stack += [LifespanMiddleware, ContextMiddleware]
+    # No ContextMiddleware: dispatch.py hands handlers the scope itself.
+    stack.append(LifespanMiddleware)
     return stack

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from connexion import context as connexion_context
 from starlette.responses import Response
 
+from ..dispatch import CURRENT_SCOPE
 from ..models.pagination import Page
 from ..state import MockState, VaiPrincipal, state_of
 from ..store import Store
@@ -83,8 +83,9 @@ class Call:
 
 def current() -> Call:
     """The ``Call`` for the request being handled."""
-    scope = connexion_context.scope._get_current_object()  # the real dict, not the proxy
-    token_info = connexion_context.context.get("token_info") or {}
+    scope = CURRENT_SCOPE.get()
+    # connexion's security leaves the principal in its context dict on the scope.
+    token_info = scope.get("extensions", {}).get("connexion_context", {}).get("token_info") or {}
     return Call(
         scope=scope,
         state=state_of(scope),

@@ -1,0 +1,40 @@
+"""CORS: browsers get the headers they need; every response says it varies by Origin."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from tests.api.conftest import JOHN, VAI_DEV, ibl, prompt, vai
+
+ORIGIN = "http://localhost:5173"
+
+
+def test_request_without_origin_gets_vary_and_no_cors_headers(client: TestClient) -> None:
+    r = client.get(prompt("chat-memory-status/"), headers=ibl(JOHN))
+    assert r.status_code == 200
+    assert r.headers.get_list("vary") == ["Origin"]
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_request_with_origin_gets_allow_origin_and_expose(client: TestClient) -> None:
+    r = client.get("/api/v1/memory", headers={**vai(VAI_DEV), "Origin": ORIGIN})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["access-control-expose-headers"] == "*"
+    assert r.headers["vary"] == "Origin"
+
+
+def test_error_responses_carry_cors_headers_too(client: TestClient) -> None:
+    without = client.get("/api/v1/memory")
+    with_origin = client.get("/api/v1/memory", headers={"Origin": ORIGIN})
+    assert without.status_code == with_origin.status_code == 401
+    assert without.headers["vary"] == "Origin" and "access-control-allow-origin" not in without.headers
+    assert with_origin.headers["access-control-allow-origin"] == "*"
+
+
+def test_preflight_is_answered_before_auth(client: TestClient) -> None:
+    r = client.options("/api/v1/memory", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "authorization,content-type"})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "POST" in r.headers["access-control-allow-methods"]
