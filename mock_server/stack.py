@@ -1,7 +1,7 @@
 """The middleware stack, in request order, and the connexion layers the mock trims.
 
 Every request runs: server errors → CORS → exception handlers (errors.render) → state and body
-limit → Swagger UI (docs paths only) → routing (remembered per method and path) → [fault] →
+limit → Swagger UI (docs paths only) → routing (a segment tree, routes.py) → [fault] →
 security (connexion's checks on a lean request) → request validation (validation.py, prepared once
 per operation) → [response validation, strict mode] → lifespan → dispatch.py → the handler.
 """
@@ -29,43 +29,42 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .routes import RouteTable
 from .settings import Settings
 from .state import MockState, StateMiddleware
 
-ROUTE_MEMORY = 10_000
+class IndexedRoutingMiddleware(RoutingMiddleware):
+    """connexion's routing, answered from a ``RouteTable`` whenever it is sure (see routes.py).
 
-
-class RememberingRoutingMiddleware(RoutingMiddleware):
-    """connexion's routing, remembering where each ``(method, path)`` went.
-
-    Starlette matches a path against every route's regex in turn, on every request; a mock is
-    hit with the same few paths again and again, so a dict remembers the match (operation and
-    typed path parameters). Unmatched paths (404, 405) are never remembered, and the memory
-    stops growing at ``ROUTE_MEMORY`` distinct paths.
+    The table is built from connexion's own Starlette routes once every API is added; requests it
+    cannot place (404, 405, slash redirects) go through connexion's router as before.
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self._routes: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
-        next_app = app
+        super().__init__(self._routed)
+        self.next_app = app
+        self._table: RouteTable | None = None
 
-        async def remember(scope: Scope, receive: Receive, send: Send) -> None:
-            routing = scope.get("extensions", {}).get(ROUTING_CONTEXT)
-            if routing and routing.get("operation_id") and len(self._routes) < ROUTE_MEMORY:
-                self._routes[(scope["method"], scope["path"])] = (dict(routing), dict(scope.get("path_params", {})))
-            await next_app(scope, receive, send)
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        """Add an API to connexion's router; the table is rebuilt on the next request."""
+        super().add_api(*args, **kwargs)
+        self._table = None
 
-        super().__init__(remember)
-        self.app = remember
+    async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.next_app(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            known = self._routes.get((scope["method"], scope["path"]))
-            if known is not None:
-                routing, path_params = known
+            if self._table is None:
+                self._table = RouteTable(self.router)
+            routed = self._table.find(scope["method"], scope["path"])
+            if routed is not None:
+                # What connexion's RoutingOperation leaves on the scope.
                 scope = dict(scope)
-                scope["path_params"] = dict(path_params)
-                scope["extensions"] = {**scope.get("extensions", {}), ROUTING_CONTEXT: dict(routing)}
-                await self.app(scope, receive, send)
+                scope["path_params"] = {**scope.get("path_params", {}), **routed.path_params}
+                scope["extensions"] = {**scope.get("extensions", {}), ROUTING_CONTEXT: {
+                    "api_base_path": routed.base_path, "operation_id": routed.operation_id}}
+                await self.next_app(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -244,7 +243,7 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
         ExceptionMiddleware,
         functools.partial(StateMiddleware, state=state),
         functools.partial(DocsSwaggerUIMiddleware, prefixes=docs_prefixes),
-        RememberingRoutingMiddleware,
+        IndexedRoutingMiddleware,
     ]
     if settings.fault:
         # After routing (the operation id is known), outside response validation (a broken reply

@@ -1,0 +1,158 @@
+"""The operation for a request's method and path, found segment by segment.
+
+connexion routes through Starlette, which tries one regex per route, mount by mount, on every
+request: a third of the cost of a request whose path carries an id (``DELETE
+/api/v1/memory/<id>``). ``RouteTable`` is built from those same Starlette routes and gives the
+same answer (the first route, in Starlette's order, that matches path and method) by walking a
+tree of path segments. Anything it is not sure of (no full match, so a 404, 405 or slash
+redirect) it leaves to Starlette.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.convertors import Convertor
+from starlette.routing import Mount, Route, Router
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a request goes: the API's base path, the operation id and the typed path parameters."""
+
+    base_path: str
+    operation_id: str
+    path_params: dict[str, Any]
+
+
+@dataclass
+class _Endpoint:
+    order: int
+    methods: frozenset[str]
+    operation_id: str
+    convertors: dict[str, Convertor[Any]]
+
+
+@dataclass
+class _Node:
+    literals: dict[str, _Node] = field(default_factory=dict)
+    params: list[tuple[str, re.Pattern[str], Convertor[Any], _Node]] = field(default_factory=list)
+    endpoints: list[_Endpoint] = field(default_factory=list)
+
+
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}$")
+
+
+class _MountTree:
+    """The routes of one mount as a tree of segments; None from ``build`` when a route does not fit."""
+
+    def __init__(self, mount: Mount, root: _Node) -> None:
+        self.mount = mount
+        self.root = root
+
+    @classmethod
+    def build(cls, mount: Mount) -> _MountTree | None:
+        root = _Node()
+        router = mount.app
+        if not isinstance(router, Router):
+            return None
+        for order, route in enumerate(router.routes):
+            operation_id = getattr(getattr(route, "app", None), "operation_id", None)
+            if not isinstance(route, Route) or not route.methods or not operation_id:
+                return None
+            node = root
+            for segment in route.path.split("/"):
+                match = _PARAM.match(segment)
+                if match is None:
+                    if "{" in segment:  # a parameter inside a segment: not for this tree
+                        return None
+                    node = node.literals.setdefault(segment, _Node())
+                    continue
+                name = match.group(1)
+                convertor = route.param_convertors[name]
+                for existing_name, _, existing_convertor, child in node.params:
+                    if existing_name == name and existing_convertor is convertor:
+                        node = child
+                        break
+                else:
+                    pattern = re.compile(f"(?:{convertor.regex})")
+                    if pattern.fullmatch("a/b"):  # a parameter that spans segments (``path``)
+                        return None
+                    child = _Node()
+                    node.params.append((name, pattern, convertor, child))
+                    node = child
+            node.endpoints.append(_Endpoint(order, frozenset(route.methods), operation_id, route.param_convertors))
+        return cls(mount, root)
+
+    def find(self, method: str, inner_path: str) -> tuple[str, dict[str, Any]] | None:
+        """The first route (in Starlette's order) matching path and method: (operation id, params)."""
+        best: tuple[_Endpoint, dict[str, str]] | None = None
+        segments = inner_path.split("/")
+        # Depth-first over literal and parameter branches; few branches exist, so few are tried.
+        stack: list[tuple[_Node, int, dict[str, str]]] = [(self.root, 0, {})]
+        while stack:
+            node, depth, raw = stack.pop()
+            if depth == len(segments):
+                for endpoint in node.endpoints:
+                    if method in endpoint.methods and (best is None or endpoint.order < best[0].order):
+                        best = (endpoint, raw)
+                continue
+            segment = segments[depth]
+            literal = node.literals.get(segment)
+            if literal is not None:
+                stack.append((literal, depth + 1, raw))
+            for name, pattern, _, child in node.params:
+                if pattern.fullmatch(segment):
+                    stack.append((child, depth + 1, {**raw, name: segment}))
+        if best is None:
+            return None
+        endpoint, raw = best
+        return endpoint.operation_id, {name: endpoint.convertors[name].convert(value) for name, value in raw.items()}
+
+
+RECENT_PATHS = 10_000
+
+
+class RouteTable:
+    """Starlette's routing decision for the mounts of connexion's router, without the regex scan.
+
+    A mock is hit with the same few paths again and again, so the latest decisions are also kept
+    by exact method and path (up to ``RECENT_PATHS``, then forgotten all at once).
+    """
+
+    def __init__(self, router: Router) -> None:
+        self._recent: dict[tuple[str, str], Routed | None] = {}
+        self._mounts: list[tuple[Mount, _MountTree | None]] = [
+            (route, _MountTree.build(route)) if isinstance(route, Mount) else (route, None)  # type: ignore[misc]
+            for route in router.routes
+        ]
+
+    def find(self, method: str, path: str) -> Routed | None:
+        """The operation Starlette would pick for a full match; None when only Starlette can tell."""
+        key = (method, path)
+        try:
+            return self._recent[key]
+        except KeyError:
+            pass
+        if len(self._recent) >= RECENT_PATHS:
+            self._recent.clear()
+        routed = self._recent[key] = self._find(method, path)
+        return routed
+
+    def _find(self, method: str, path: str) -> Routed | None:
+        for mount, tree in self._mounts:
+            if not isinstance(mount, Mount):
+                return None
+            match = mount.path_regex.match(path)
+            if match is None:
+                continue
+            # Starlette hands the rest of the path to the first mount that matches, and to no other.
+            if tree is None:
+                return None
+            found = tree.find(method, "/" + match.group("path"))
+            if found is None:
+                return None
+            return Routed(mount.path, found[0], found[1])
+        return None
