@@ -33,6 +33,9 @@ from .routes import RouteTable
 from .settings import Settings
 from .state import MockState, StateMiddleware
 
+CONTENT_TYPE_MEMORY = 64  # distinct Content-Type values remembered per operation
+
+
 class IndexedRoutingMiddleware(RoutingMiddleware):
     """connexion's routing, answered from a ``RouteTable`` whenever it is sure (see routes.py).
 
@@ -82,11 +85,12 @@ class PreparedRequestValidation(RequestValidationOperation):
         self._has_body = bool(self._operation.request_body)
         self._accepted: set[str] = set()
         self._bodies: dict[tuple[str, str], Any] = {}
+        self._content_types: dict[bytes | None, tuple[str, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._parameters.validate(scope)
         if self._has_body:
-            mime_type, encoding = self.extract_content_type(scope["headers"])
+            mime_type, encoding = self._content_type(scope["headers"])
             if mime_type not in self._accepted:
                 self.validate_mime_type(mime_type)  # raises 415 for a type the spec does not list
                 self._accepted.add(mime_type)
@@ -97,6 +101,16 @@ class PreparedRequestValidation(RequestValidationOperation):
             if validator is not False:
                 receive, scope = await validator.wrap_receive(receive, scope=scope)
         await self.next_app(scope, receive, send)
+
+    def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
+        """connexion's ``extract_content_type``, remembered per distinct header value."""
+        raw = next((value for name, value in headers if name.lower() == b"content-type"), None)
+        found = self._content_types.get(raw)
+        if found is None:
+            found = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])
+            if len(self._content_types) < CONTENT_TYPE_MEMORY:
+                self._content_types[raw] = found
+        return found
 
     def _body_validator(self, mime_type: str, encoding: str) -> Any:
         """The body validator for a media type, as connexion would build it (False: none applies)."""

@@ -258,10 +258,14 @@ class ParameterValidator:
         # connexion's signature; the URI parser and strictness are not used (see module docstring).
         self.parameters = parameters
         self._has_headers = any(p["in"] == "header" for p in parameters)
-        # Parameters whose schema says only "a string" / "an integer" (org, user_id, ids): checked
-        # by type here, which is all jsonschema's `type` keyword would do; the rest go to jsonschema.
-        self._plain_type = {id(p): _PLAIN_TYPES.get(p.get("schema", {}).get("type"))
-                            for p in parameters if set(p.get("schema", {})) <= _NON_VALIDATING}
+        # What each parameter needs, read from the spec once: (in, name, schema, required, lenient,
+        # plain type). Parameters whose schema says only "a string" / "an integer" (org, user_id,
+        # ids) are checked by type here, which is all jsonschema's `type` keyword would do.
+        self._checks = [
+            (p["in"], p["name"], p.get("schema", {}), bool(p.get("required")), bool(p.get(LENIENT)),
+             _PLAIN_TYPES.get(p.get("schema", {}).get("type")) if set(p.get("schema", {})) <= _NON_VALIDATING else None)
+            for p in parameters if p["in"] in ("query", "path", "header")
+        ]
 
     def validate(self, scope: Scope) -> None:
         """Check every parameter; raise ``InvalidRequest`` listing all that are wrong."""
@@ -271,30 +275,25 @@ class ParameterValidator:
         path_params = scope.get("path_params", {})
         headers = Headers(scope=scope) if self._has_headers else None
         problems: list[Problem] = []
-        for param in self.parameters:
-            where, name = param["in"], param["name"]
-            schema = param.get("schema", {})
+        for where, name, schema, required, lenient, plain in self._checks:
             if where == "query":
                 raw = raw_query.get(name)
             elif where == "path":
                 raw = path_params.get(name)
                 raw = None if raw is None else str(raw)
-            elif where == "header" and headers is not None:
-                raw = headers.get(name)
             else:
-                continue
+                raw = headers.get(name) if headers is not None else None
             target = data.path if where == "path" else data.query
             if raw is None:
-                if param.get("required"):
+                if required:
                     problems.append(Problem(where, (name,), "required", None))
                 elif "default" in schema:
                     target[name] = schema["default"]
                 continue
-            if param.get(LENIENT):
+            if lenient:
                 target[name] = raw
                 continue
             value = coerce(raw, schema)
-            plain = self._plain_type.get(id(param))
             if plain is not None and type(value) is plain:
                 target[name] = value
                 continue
@@ -314,7 +313,13 @@ def _query_dict(scope: Scope) -> dict[str, str]:
     raw = scope.get("query_string", b"")
     if not raw:
         return {}
-    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+    return dict(_parsed_query(raw))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_query(raw: bytes) -> tuple[tuple[str, str], ...]:
+    # Clients repeat the same few query strings (a page size, a filter); parse each once.
+    return tuple(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
 
 
 # --- bodies ------------------------------------------------------------------------------
