@@ -4,32 +4,79 @@ Conversations are kept per org in a dict by id plus a ``TimeIndex`` (per org, an
 mentor) by ``inserted_at``: read backwards it is the default list order (``-inserted_at``,
 ties by id), so a default page costs O(page + log n); date ranges and the analytics buckets are
 bisections with C-speed sums over a parallel list of message counts.
+
+A conversation is a ``Conversation`` (slots, times as microseconds since the epoch, topics as a
+tuple of names): an org can hold 100,000 of them, and as dicts they cost four times the memory.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 from mock_server.clock import UTC, parse_date, parse_datetime, to_micros
 from mock_server.errors import InvalidRequest, NotFound, Problem
-from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid, ts
+from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid, ts_micros
 from mock_server.models.pagination import Page, order_items, paginate, parse_ordering
 
 DEFAULT_ORDERING = "-inserted_at"
 MESSAGE_TYPES = ("human", "ai")
 DEFAULT_SENTIMENT = "neutral"
 
-_FIELDS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "inserted_at": lambda c: c["inserted_us"],
-    "rating": lambda c: c["rating"],
-    "student": lambda c: c["student"],
-    "sentiment": lambda c: c["sentiment"],
+
+@dataclass(slots=True, eq=False)
+class Message:
+    """One message of a conversation."""
+
+    type: str  # one of MESSAGE_TYPES
+    content: str
+    timestamp_us: int  # microseconds since the epoch
+
+
+@dataclass(slots=True, eq=False)
+class Conversation:
+    """One stored conversation; ``_out`` renders it. Identity is what matters (eq=False)."""
+
+    id: str
+    org: str
+    student: str
+    email: str | None
+    mentor: str
+    topics: tuple[str, ...]  # topic names
+    sentiment: str
+    model: str
+    platform: str
+    rating: int
+    lti_email: str | None
+    lti_username: str | None
+    inserted_us: int  # inserted_at, microseconds since the epoch (also the index key)
+    has_document: bool
+    memory_tracked: bool
+    enable_artifacts: bool
+    is_shared: bool
+    is_authenticated: bool
+    llm_name: str | None
+    llm_provider: str | None
+    metadata: Any
+    title: str | None
+    tools: tuple[Any, ...]
+    messages: tuple[Message, ...]  # smaller than a list; appends are rare (admin plane) and rebuild it
+    n_human: int
+    n_ai: int
+
+
+_FIELDS: dict[str, Callable[[Conversation], Any]] = {
+    "inserted_at": attrgetter("inserted_us"),
+    "rating": attrgetter("rating"),
+    "student": attrgetter("student"),
+    "sentiment": attrgetter("sentiment"),
 }
 
 # Body fields a client may write, with their defaults on create.
 WRITABLE: dict[str, Any] = {
-    "topics": list,
+    "topics": (),
     "mentor": None,
     "model": "",
     "platform": "",
@@ -42,7 +89,7 @@ WRITABLE: dict[str, Any] = {
     "llm_provider": None,
     "metadata": None,
     "title": None,
-    "tools": list,
+    "tools": (),
 }
 REQUIRED_ON_WRITE = ("topics", "mentor", "model", "platform")
 
@@ -59,7 +106,7 @@ _CONV_SPEC = {
     "rating": ("int", False, 0),
     "lti_email": ("str?", False, None),
     "lti_username": ("str?", False, None),
-    "inserted_at": ("datetime", True, None),
+    "inserted_at": ("micros", True, None),
     "has_document": ("bool", False, False),
     "memory_tracked": ("bool", False, False),
     "enable_artifacts": ("bool", False, False),
@@ -73,7 +120,7 @@ _CONV_SPEC = {
     "messages": ("list", False, list),
 }
 _TOPIC_SPEC = {"name": ("str", True, None)}
-_MESSAGE_SPEC = {"type": ("str", True, None), "content": ("str", True, None), "timestamp": ("datetime", True, None)}
+_MESSAGE_SPEC = {"type": ("str", True, None), "content": ("str", True, None), "timestamp": ("micros", True, None)}
 
 
 class ChatHistoryBackend:
@@ -83,7 +130,7 @@ class ChatHistoryBackend:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._convs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._convs: dict[str, dict[str, Conversation]] = {}
         self._index: dict[str, TimeIndex] = {}
         self._mentor_index: dict[tuple[str, str], TimeIndex] = {}
 
@@ -120,24 +167,11 @@ class ChatHistoryBackend:
         """Create a conversation of ``username`` in ``org`` (inserted now, rating 0, sentiment neutral)."""
         self._check_required(fields)
         user = self._ctx.users.get(org, username)
-        now = self._ctx.clock.now()
-        conv: dict[str, Any] = {
-            "id": self._ctx.ids.uuid4(),
-            "org": org,
-            "student": username,
-            "email": user.email,
-            "sentiment": DEFAULT_SENTIMENT,
-            "rating": 0,
-            "lti_email": user.lti_email or "",
-            "lti_username": user.lti_username or "",
-            "inserted_at": now,
-            "inserted_us": to_micros(now),
-            "messages": [],
-            "n_human": 0,
-            "n_ai": 0,
-        }
-        for name, default in WRITABLE.items():
-            conv[name] = default() if callable(default) else default
+        conv = Conversation(
+            id=self._ctx.ids.uuid4(), org=org, student=username, email=user.email, sentiment=DEFAULT_SENTIMENT,
+            rating=0, lti_email=user.lti_email or "", lti_username=user.lti_username or "",
+            inserted_us=to_micros(self._ctx.clock.now()), messages=(), n_human=0, n_ai=0, **WRITABLE,
+        )
         self._write(conv, fields)
         self._insert(conv)
         return _out(conv)
@@ -148,12 +182,12 @@ class ChatHistoryBackend:
         conv = self._get(org, conversation_id, filters)
         if not partial:
             self._check_required(fields)
-        old_mentor = conv["mentor"]
+        old_mentor = conv.mentor
         self._write(conv, fields)
-        if conv["mentor"] != old_mentor:
-            self._mentor_index[(org, old_mentor)].remove(conv["inserted_us"], conv["id"])
-            self._mentor_index.setdefault((org, conv["mentor"]), TimeIndex()).insert(
-                conv["inserted_us"], conv["id"], _count(conv))
+        if conv.mentor != old_mentor:
+            self._mentor_index[(org, old_mentor)].remove(conv.inserted_us, conv.id)
+            self._mentor_index.setdefault((org, conv.mentor), TimeIndex()).insert(
+                conv.inserted_us, conv.id, _count(conv))
         return _out(conv)
 
     def partial_update(self, org: str, conversation_id: Any, fields: dict[str, Any],
@@ -164,9 +198,9 @@ class ChatHistoryBackend:
     def destroy(self, org: str, conversation_id: Any, filters: dict[str, Any] | None = None) -> None:
         """Delete a conversation of the org; NotFound if absent."""
         conv = self._get(org, conversation_id, filters)
-        del self._convs[org][conv["id"]]
-        self._index[org].remove(conv["inserted_us"], conv["id"])
-        self._mentor_index[(org, conv["mentor"])].remove(conv["inserted_us"], conv["id"])
+        del self._convs[org][conv.id]
+        self._index[org].remove(conv.inserted_us, conv.id)
+        self._mentor_index[(org, conv.mentor)].remove(conv.inserted_us, conv.id)
 
     def append_messages(self, org: str, conversation_id: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """Append ``{type: human|ai, content, timestamp?}`` messages (admin plane); counts follow."""
@@ -188,7 +222,7 @@ class ChatHistoryBackend:
             except (ValueError, TypeError):
                 problems.append((i, "timestamp", stamp))
                 continue
-            parsed.append({"type": kind, "content": content, "timestamp": when})
+            parsed.append(Message(kind, content, to_micros(when)))
         if problems:
             raise InvalidRequest([
                 Problem("body", ("messages", i, name), "choice" if name == "type" else
@@ -196,11 +230,12 @@ class ChatHistoryBackend:
                         {"choices": list(MESSAGE_TYPES)} if name == "type" else {})
                 for i, name, value in problems
             ])
-        for m in parsed:
-            conv["messages"].append(m)
-            conv["n_human" if m["type"] == "human" else "n_ai"] += 1
-        self._index[org].set_value(conv["inserted_us"], conv["id"], _count(conv))
-        self._mentor_index[(org, conv["mentor"])].set_value(conv["inserted_us"], conv["id"], _count(conv))
+        conv.messages += tuple(parsed)
+        added_human = sum(1 for m in parsed if m.type == "human")
+        conv.n_human += added_human
+        conv.n_ai += len(parsed) - added_human
+        self._index[org].set_value(conv.inserted_us, conv.id, _count(conv))
+        self._mentor_index[(org, conv.mentor)].set_value(conv.inserted_us, conv.id, _count(conv))
         return _out(conv)
 
     def filter_data(self, org: str, start_date: str | date | None = None, end_date: str | date | None = None,
@@ -211,13 +246,12 @@ class ChatHistoryBackend:
         date; with it, one range per calendar month, clipped to the first and last dates.
         """
         rows = list(self._select(org, None, start_date, end_date, None, mentor_id, None, None))
-        topics = sorted({t["name"] for c in rows for t in c["topics"]}, key=lambda n: (n.casefold(), n))
-        sentiments = sorted({c["sentiment"] for c in rows})
-        users: dict[str, dict[str, str]] = {}
+        topics = sorted({t for c in rows for t in c.topics}, key=lambda n: (n.casefold(), n))
+        sentiments = sorted({c.sentiment for c in rows})
+        users: dict[str, dict[str, Any]] = {}
         for c in rows:
-            users.setdefault(c["student"], {"username": c["student"], "email": c["email"],
-                                            "lti_email": c["lti_email"]})
-        dates = sorted({c["inserted_at"].date() for c in rows})
+            users.setdefault(c.student, {"username": c.student, "email": c.email, "lti_email": c.lti_email})
+        dates = sorted({_EPOCH_DAY + timedelta(days=day) for day in {c.inserted_us // _DAY_US for c in rows}})
         ranges: list[dict[str, str]] = []
         if dates:
             first, last = dates[0], dates[-1]
@@ -252,7 +286,7 @@ class ChatHistoryBackend:
     # --- internals -------------------------------------------------------------------------
 
     def _select(self, org: str, ordering: str | None, start_date: Any, end_date: Any, filter_user_id: str | None,
-                mentor: str | None, sentiment: str | None, topics: str | None) -> Sequence[dict[str, Any]]:
+                mentor: str | None, sentiment: str | None, topics: str | None) -> Sequence[Conversation]:
         start = _query_date("start_date", start_date)
         end = _query_date("end_date", end_date)
         by_id = self._convs.get(org, {})
@@ -263,18 +297,18 @@ class ChatHistoryBackend:
             i, j = 0, len(index)
         else:
             i, j = index.span(lo if lo is not None else -(2**62), hi if hi is not None else 2**62)
-        rows: Sequence[dict[str, Any]] = index.newest_first(by_id, i, j)
-        preds: list[Callable[[dict[str, Any]], bool]] = []
+        rows: Sequence[Conversation] = index.newest_first(by_id, i, j)
+        preds: list[Callable[[Conversation], bool]] = []
         if filter_user_id is not None:
-            preds.append(lambda c: c["student"] == filter_user_id)
+            preds.append(lambda c: c.student == filter_user_id)
         if mentor is not None:
             wanted = norm_uuid(mentor)
-            preds.append(lambda c: c["mentor"] == wanted)
+            preds.append(lambda c: c.mentor == wanted)
         if sentiment is not None:
-            preds.append(lambda c: c["sentiment"] == sentiment)
+            preds.append(lambda c: c.sentiment == sentiment)
         if topics is not None:
             needle = topics.casefold()
-            preds.append(lambda c: any(t["name"].casefold() == needle for t in c["topics"]))
+            preds.append(lambda c: any(t.casefold() == needle for t in c.topics))
         if len(preds) == 1:
             pred = preds[0]
             rows = [c for c in rows if pred(c)]
@@ -282,10 +316,10 @@ class ChatHistoryBackend:
             rows = [c for c in rows if all(p(c) for p in preds)]
         keys = parse_ordering(ordering, _FIELDS, DEFAULT_ORDERING)
         if keys != [("inserted_at", True)]:
-            rows = order_items(list(rows), keys, _FIELDS, lambda c: c["id"])
+            rows = order_items(list(rows), keys, _FIELDS, attrgetter("id"))
         return rows
 
-    def _get(self, org: str, conversation_id: Any, filters: dict[str, Any] | None) -> dict[str, Any]:
+    def _get(self, org: str, conversation_id: Any, filters: dict[str, Any] | None) -> Conversation:
         conv = self._convs.get(org, {}).get(require_uuid(conversation_id))
         if conv is None:
             raise NotFound()
@@ -306,28 +340,28 @@ class ChatHistoryBackend:
         if missing:
             raise InvalidRequest([_problem(name, "required") for name in missing])
 
-    def _write(self, conv: dict[str, Any], fields: dict[str, Any]) -> None:
+    def _write(self, conv: Conversation, fields: dict[str, Any]) -> None:
         if "mentor" in fields and fields["mentor"] is not None:
             mentor = norm_uuid(fields["mentor"])
             if mentor is None:
                 raise InvalidRequest([_problem("mentor", "uuid", fields["mentor"])])
-            conv["mentor"] = mentor
+            conv.mentor = mentor
         for name in WRITABLE:
             if name == "mentor" or name not in fields:
                 continue
             value = fields[name]
             if name == "topics":
-                value = [{"name": t["name"] if isinstance(t, dict) else str(t)} for t in (value or [])]
+                value = tuple(t["name"] if isinstance(t, dict) else str(t) for t in (value or ()))
             elif name == "tools":
-                value = list(value or [])
-            conv[name] = value
+                value = tuple(value or ())
+            setattr(conv, name, value)
 
-    def _insert(self, conv: dict[str, Any]) -> None:
-        org = conv["org"]
-        self._convs.setdefault(org, {})[conv["id"]] = conv
-        self._index.setdefault(org, TimeIndex()).insert(conv["inserted_us"], conv["id"], _count(conv))
-        self._mentor_index.setdefault((org, conv["mentor"]), TimeIndex()).insert(
-            conv["inserted_us"], conv["id"], _count(conv))
+    def _insert(self, conv: Conversation) -> None:
+        org = conv.org
+        self._convs.setdefault(org, {})[conv.id] = conv
+        self._index.setdefault(org, TimeIndex()).insert(conv.inserted_us, conv.id, _count(conv))
+        self._mentor_index.setdefault((org, conv.mentor), TimeIndex()).insert(
+            conv.inserted_us, conv.id, _count(conv))
 
     # --- state -----------------------------------------------------------------------------
 
@@ -340,7 +374,7 @@ class ChatHistoryBackend:
     def load(self, reader: DocReader, sections: dict[str, list[Any]], path: Path) -> None:
         """Read this family's section of a fixtures document (messages nested in each conversation)."""
         users = self._ctx.users
-        pending: list[dict[str, Any]] = []
+        pending: list[Conversation] = []
         seen: set[str] = set()
         for i, raw in enumerate(sections["chat_history"]):
             where = path + ("chat_history", i)
@@ -362,24 +396,31 @@ class ChatHistoryBackend:
                 continue
             seen.add(rec["id"])
             user = users.get(rec["org"], rec["student"])
-            rec["email"] = rec["email"] if rec["email"] is not None else user.email
-            rec["lti_email"] = rec["lti_email"] if rec["lti_email"] is not None else (user.lti_email or "")
-            rec["lti_username"] = rec["lti_username"] if rec["lti_username"] is not None else (user.lti_username or "")
-            rec["topics"] = topics
-            rec["messages"] = messages
-            rec["n_human"] = sum(1 for m in messages if m["type"] == "human")
-            rec["n_ai"] = len(messages) - rec["n_human"]
-            rec["inserted_us"] = to_micros(rec["inserted_at"])
-            pending.append(rec)
+            kept = tuple(Message("human" if m["type"] == "human" else "ai", m["content"], m["timestamp"])
+                         for m in messages)
+            n_human = sum(1 for m in kept if m.type == "human")
+            pending.append(Conversation(
+                id=rec["id"], org=rec["org"], student=rec["student"],
+                email=rec["email"] if rec["email"] is not None else user.email,
+                mentor=rec["mentor"], topics=tuple(t["name"] for t in topics),
+                sentiment=rec["sentiment"], model=rec["model"], platform=rec["platform"], rating=rec["rating"],
+                lti_email=rec["lti_email"] if rec["lti_email"] is not None else (user.lti_email or ""),
+                lti_username=rec["lti_username"] if rec["lti_username"] is not None else (user.lti_username or ""),
+                inserted_us=rec["inserted_at"], has_document=rec["has_document"],
+                memory_tracked=rec["memory_tracked"], enable_artifacts=rec["enable_artifacts"],
+                is_shared=rec["is_shared"], is_authenticated=rec["is_authenticated"], llm_name=rec["llm_name"],
+                llm_provider=rec["llm_provider"], metadata=rec["metadata"], title=rec["title"],
+                tools=tuple(rec["tools"]), messages=kept, n_human=n_human, n_ai=len(kept) - n_human,
+            ))
         # Bulk build: sort once instead of n insertions.
-        for rec in pending:
-            self._convs.setdefault(rec["org"], {})[rec["id"]] = rec
-        buckets: dict[Any, list[dict[str, Any]]] = {}
-        for rec in pending:
-            buckets.setdefault(rec["org"], []).append(rec)
-            buckets.setdefault((rec["org"], rec["mentor"]), []).append(rec)
-        for scope, recs in buckets.items():
-            index = TimeIndex.build((r["inserted_us"], r["id"], _count(r)) for r in recs)
+        for conv in pending:
+            self._convs.setdefault(conv.org, {})[conv.id] = conv
+        buckets: dict[Any, list[Conversation]] = {}
+        for conv in pending:
+            buckets.setdefault(conv.org, []).append(conv)
+            buckets.setdefault((conv.org, conv.mentor), []).append(conv)
+        for scope, convs in buckets.items():
+            index = TimeIndex.build((c.inserted_us, c.id, _count(c)) for c in convs)
             if isinstance(scope, tuple):
                 self._mentor_index[scope] = index
             else:
@@ -392,26 +433,32 @@ class ChatHistoryBackend:
             convs = self._convs[org]
             for c in reversed(self._index[org].newest_first(convs)):
                 out.append({
-                    "id": c["id"], "org": c["org"], "student": c["student"], "email": c["email"],
-                    "mentor": c["mentor"], "topics": [dict(t) for t in c["topics"]], "sentiment": c["sentiment"],
-                    "model": c["model"], "platform": c["platform"], "rating": c["rating"],
-                    "lti_email": c["lti_email"], "lti_username": c["lti_username"],
-                    "inserted_at": ts(c["inserted_at"]),
-                    **{k: c[k] for k in ("has_document", "memory_tracked", "enable_artifacts", "is_shared",
-                                         "is_authenticated", "llm_name", "llm_provider", "metadata", "title")},
-                    "tools": list(c["tools"]),
-                    "messages": [{"type": m["type"], "content": m["content"], "timestamp": ts(m["timestamp"])}
-                                 for m in c["messages"]],
+                    "id": c.id, "org": c.org, "student": c.student, "email": c.email,
+                    "mentor": c.mentor, "topics": [{"name": t} for t in c.topics], "sentiment": c.sentiment,
+                    "model": c.model, "platform": c.platform, "rating": c.rating,
+                    "lti_email": c.lti_email, "lti_username": c.lti_username,
+                    "inserted_at": ts_micros(c.inserted_us),
+                    "has_document": c.has_document, "memory_tracked": c.memory_tracked,
+                    "enable_artifacts": c.enable_artifacts, "is_shared": c.is_shared,
+                    "is_authenticated": c.is_authenticated, "llm_name": c.llm_name, "llm_provider": c.llm_provider,
+                    "metadata": c.metadata, "title": c.title,
+                    "tools": list(c.tools),
+                    "messages": [{"type": m.type, "content": m.content, "timestamp": ts_micros(m.timestamp_us)}
+                                 for m in c.messages],
                 })
         return {"chat_history": out}
 
 
-def _count(conv: dict[str, Any]) -> int:
-    return conv["n_human"] + conv["n_ai"]
+def _count(conv: Conversation) -> int:
+    return conv.n_human + conv.n_ai
 
 
 def _problem(name: str, kind: str, value: Any = None) -> Problem:
     return Problem("body", (name,), kind, value, {})
+
+
+_EPOCH_DAY = date(1970, 1, 1)
+_DAY_US = 86_400_000_000
 
 
 def _midnight(day: date) -> datetime:
@@ -433,37 +480,37 @@ def _query_date(name: str, value: Any) -> date | None:
         raise InvalidRequest.one("query", name, "date", value) from None
 
 
-def transcript(messages: list[dict[str, Any]]) -> str:
+def transcript(messages: Sequence[Message]) -> str:
     """The ``messages`` string of a conversation: one ``<type>: <content>`` line per message."""
-    return "\n".join(f"{m['type']}: {m['content']}" for m in messages)
+    return "\n".join(f"{m.type}: {m.content}" for m in messages)
 
 
-def _out(c: dict[str, Any]) -> dict[str, Any]:
+def _out(c: Conversation) -> dict[str, Any]:
     return {
-        "id": c["id"],
-        "messages": transcript(c["messages"]),
-        "topics": [dict(t) for t in c["topics"]],
-        "sentiment": c["sentiment"],
-        "mentor": c["mentor"],
-        "student": c["student"],
-        "email": c["email"],
-        "model": c["model"],
-        "rating": c["rating"],
-        "platform": c["platform"],
-        "lti_email": c["lti_email"],
-        "lti_username": c["lti_username"],
-        "inserted_at": ts(c["inserted_at"]),
-        "has_document": c["has_document"],
-        "memory_tracked": c["memory_tracked"],
-        "enable_artifacts": c["enable_artifacts"],
-        "is_shared": c["is_shared"],
-        "is_authenticated": c["is_authenticated"],
-        "llm_name": c["llm_name"],
-        "llm_provider": c["llm_provider"],
-        "metadata": c["metadata"],
-        "title": c["title"],
-        "is_conversation": c["n_human"] > 0 and c["n_ai"] > 0,
-        "message_count_human": c["n_human"],
-        "message_count_ai": c["n_ai"],
-        "tools": list(c["tools"]),
+        "id": c.id,
+        "messages": transcript(c.messages),
+        "topics": [{"name": t} for t in c.topics],
+        "sentiment": c.sentiment,
+        "mentor": c.mentor,
+        "student": c.student,
+        "email": c.email,
+        "model": c.model,
+        "rating": c.rating,
+        "platform": c.platform,
+        "lti_email": c.lti_email,
+        "lti_username": c.lti_username,
+        "inserted_at": ts_micros(c.inserted_us),
+        "has_document": c.has_document,
+        "memory_tracked": c.memory_tracked,
+        "enable_artifacts": c.enable_artifacts,
+        "is_shared": c.is_shared,
+        "is_authenticated": c.is_authenticated,
+        "llm_name": c.llm_name,
+        "llm_provider": c.llm_provider,
+        "metadata": c.metadata,
+        "title": c.title,
+        "is_conversation": c.n_human > 0 and c.n_ai > 0,
+        "message_count_human": c.n_human,
+        "message_count_ai": c.n_ai,
+        "tools": list(c.tools),
     }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import uuid
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Iterator, Sequence
 
-from mock_server.clock import isoformat_z, parse_date, parse_datetime
+from mock_server.clock import isoformat_z, parse_date, parse_datetime, to_micros
 from mock_server.errors import InvalidRequest, NotFound, Problem
 
 Path = tuple[str | int, ...]
@@ -121,15 +122,26 @@ def ts(dt: datetime | None) -> str | None:
     return None if dt is None else isoformat_z(dt)
 
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=32_768)
+def ts_micros(micros: int) -> str:
+    """A stored time in microseconds since the epoch as the wire string (same text as ``ts``)."""
+    # Memoised like isoformat_z: a list page formats the same stored times again and again.
+    return (_NAIVE_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
+
+
 # --- reading a fixtures document --------------------------------------------------------------
 
-# A field spec: name -> (type, required, default). Types: int, str, bool, datetime, date, uuid,
-# any, list, dict, list[int]; a trailing "?" allows null. Defaults are immutable scalars or a
-# callable (e.g. ``list``) that makes a fresh value.
+# A field spec: name -> (type, required, default). Types: int, str, bool, datetime, micros (a
+# datetime read as microseconds since the epoch), date, uuid, any, list, dict, list[int]; a
+# trailing "?" allows null. Defaults are immutable scalars or a callable (e.g. ``list``) that
+# makes a fresh value.
 Spec = dict[str, tuple[str, bool, Any]]
 
-_KIND = {"int": "integer", "str": "string", "bool": "boolean", "datetime": "date-time", "date": "date",
-         "uuid": "uuid", "list": "array", "dict": "object", "list[int]": "array"}
+_KIND = {"int": "integer", "str": "string", "bool": "boolean", "datetime": "date-time", "micros": "date-time",
+         "date": "date", "uuid": "uuid", "list": "array", "dict": "object", "list[int]": "array"}
 
 
 class DocReader:
@@ -140,6 +152,16 @@ class DocReader:
         # Equal strings read from one document share one object: a JSON parser makes a new string
         # for every occurrence of an org, a username or a mentor id, which costs memory at scale.
         self._strings: dict[str, str] = {}
+
+    def keep(self, text: str) -> str:
+        """The one stored copy of ``text`` for this document (made on first sight)."""
+        kept = self._strings.get(text)
+        if kept is None:
+            # A copy, not the parsed document's own string: one kept string would pin the memory
+            # pages of the whole (freed) document around it, and a bulk import keeps many. (An
+            # f-string or str() would hand back the very same object.)
+            kept = self._strings[text] = "".join((text, ""))  # noqa: FLY002
+        return kept
 
     def fail(self, path: Path, kind: str, input: Any = None, **params: Any) -> None:
         """Record one problem at ``path``."""
@@ -194,8 +216,10 @@ class DocReader:
                 continue
             ok, converted = _convert(base, value)
             if ok:
-                if type(converted) is str:
+                if base == "uuid":  # already a fresh (canonical) string: share it, no copy needed
                     converted = self._strings.setdefault(converted, converted)
+                elif type(converted) is str:
+                    converted = self.keep(converted)
                 out[name] = converted
             else:
                 self.fail(path + (name,), _KIND.get(base, "custom"), value, message="Invalid value.")
@@ -221,12 +245,14 @@ def _convert(typ: str, value: Any) -> tuple[bool, Any]:
     if typ == "uuid":
         found = norm_uuid(value)
         return found is not None, found
-    if typ == "datetime":
+    if typ == "datetime" or typ == "micros":
         if isinstance(value, (str, datetime)):
             try:
-                return True, parse_datetime(value)
+                parsed = parse_datetime(value)
             except ValueError:
                 pass
+            else:
+                return True, parsed if typ == "datetime" else to_micros(parsed)
         return False, value
     if typ == "date":
         if isinstance(value, (str, date)):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from mock_server.clock import to_micros
 from mock_server.errors import NotFound, PermissionDenied
-from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, ts
+from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, ts_micros
 
 NOT_FOUND = "Memory not found"
 FORBIDDEN = "Not allowed for this organization"
@@ -15,9 +16,20 @@ _SPEC = {
     "id": ("uuid", True, None),
     "organizationId": ("uuid", True, None),
     "content": ("str", True, None),
-    "createdAt": ("datetime", True, None),
+    "createdAt": ("micros", True, None),
     "backfilled": ("bool", False, False),
 }
+
+
+@dataclass(slots=True, eq=False)
+class Memory:
+    """One stored memory (slots: an organization can hold 100,000 of them)."""
+
+    id: str
+    organization_id: str
+    content: str
+    created_us: int  # createdAt, microseconds since the epoch (also the index key)
+    backfilled: bool
 
 
 class VaiMemoryBackend:
@@ -27,7 +39,7 @@ class VaiMemoryBackend:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._items: dict[str, dict[str, dict[str, Any]]] = {}
+        self._items: dict[str, dict[str, Memory]] = {}
         # Per org, by createdAt: read backwards it is newest first, ties by id.
         self._index: dict[str, TimeIndex] = {}
         # Per org, lazily: ids oldest first (ties by id), for the backfill; dropped on write.
@@ -48,8 +60,7 @@ class VaiMemoryBackend:
         if organization_id is not None and norm_uuid(organization_id) != norm_uuid(org):
             raise PermissionDenied(FORBIDDEN)
         org = norm_uuid(org) or org
-        mem = {"id": self._ctx.ids.uuid4(), "organizationId": org, "content": content,
-               "createdAt": self._ctx.clock.now(), "backfilled": False}
+        mem = Memory(self._ctx.ids.uuid4(), org, content, to_micros(self._ctx.clock.now()), False)
         self._insert(mem)
         return _out(mem)
 
@@ -60,9 +71,9 @@ class VaiMemoryBackend:
     def delete(self, org: str, memory_id: Any) -> None:
         """Delete one memory of the org; NotFound if absent or another org's."""
         mem = self._own(org, memory_id)
-        org = mem["organizationId"]
-        self._index[org].remove(mem["micros"], mem["id"])
-        del self._items[org][mem["id"]]
+        org = mem.organization_id
+        self._index[org].remove(mem.created_us, mem.id)
+        del self._items[org][mem.id]
         self._oldest.pop(org, None)
 
     def backfill(self, org: str, limit: int = 20, offset: int = 0, chunk_size: int = 5) -> dict[str, Any]:
@@ -82,10 +93,10 @@ class VaiMemoryBackend:
                 mem = items[mid]
                 if self.fail_predicate is not None and self.fail_predicate(_out(mem)):
                     failed += 1
-                elif mem["backfilled"]:
+                elif mem.backfilled:
                     skipped += 1
                 else:
-                    mem["backfilled"] = True
+                    mem.backfilled = True
                     processed += 1
         examined = processed + skipped + failed
         next_offset = offset + examined
@@ -96,25 +107,24 @@ class VaiMemoryBackend:
         """How many memories the org has."""
         return len(self._items.get(norm_uuid(org) or org, {}))
 
-    def _own(self, org: str, memory_id: Any) -> dict[str, Any]:
+    def _own(self, org: str, memory_id: Any) -> Memory:
         mid = norm_uuid(memory_id)
         mem = self._items.get(norm_uuid(org) or org, {}).get(mid) if mid else None
         if mem is None:
             raise NotFound(NOT_FOUND)
         return mem
 
-    def _insert(self, mem: dict[str, Any]) -> None:
-        org = mem["organizationId"]
-        self._items.setdefault(org, {})[mem["id"]] = mem
-        mem["micros"] = to_micros(mem["createdAt"])
-        self._index.setdefault(org, TimeIndex()).insert(mem["micros"], mem["id"])
+    def _insert(self, mem: Memory) -> None:
+        org = mem.organization_id
+        self._items.setdefault(org, {})[mem.id] = mem
+        self._index.setdefault(org, TimeIndex()).insert(mem.created_us, mem.id)
         self._oldest.pop(org, None)
 
     def _oldest_first(self, org: str) -> list[str]:
         order = self._oldest.get(org)
         if order is None:
             items = self._items.get(org, {})
-            order = [m["id"] for m in sorted(items.values(), key=lambda m: (m["micros"], m["id"]))]
+            order = [m.id for m in sorted(items.values(), key=lambda m: (m.created_us, m.id))]
             self._oldest[org] = order
         return order
 
@@ -135,10 +145,10 @@ class VaiMemoryBackend:
                 reader.fail(path + ("memories", i, "id"), "custom", rec["id"], message="Duplicate id.")
                 continue
             seen.add(rec["id"])
-            rec["micros"] = to_micros(rec["createdAt"])
-            self._items.setdefault(rec["organizationId"], {})[rec["id"]] = rec
+            mem = Memory(rec["id"], rec["organizationId"], rec["content"], rec["createdAt"], rec["backfilled"])
+            self._items.setdefault(mem.organization_id, {})[mem.id] = mem
         for org, items in self._items.items():
-            self._index[org] = TimeIndex.build((m["micros"], m["id"], 0) for m in items.values())
+            self._index[org] = TimeIndex.build((m.created_us, m.id, 0) for m in items.values())
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """This family's section, in the fixtures format (per org, oldest first)."""
@@ -146,17 +156,17 @@ class VaiMemoryBackend:
         for org in sorted(self._items):
             for mid in self._oldest_first(org):
                 m = self._items[org][mid]
-                out.append({"id": m["id"], "organizationId": m["organizationId"], "content": m["content"],
-                            "createdAt": ts(m["createdAt"]), "backfilled": m["backfilled"]})
+                out.append({"id": m.id, "organizationId": m.organization_id, "content": m.content,
+                            "createdAt": ts_micros(m.created_us), "backfilled": m.backfilled})
         return {"memories": out}
 
 
-def _out(mem: dict[str, Any]) -> dict[str, Any]:
+def _out(mem: Memory) -> dict[str, Any]:
     return {
-        "id": mem["id"],
-        "content": mem["content"],
-        "createdAt": ts(mem["createdAt"]),
-        "organizationId": mem["organizationId"],
+        "id": mem.id,
+        "content": mem.content,
+        "createdAt": ts_micros(mem.created_us),
+        "organizationId": mem.organization_id,
         "source": "explicit",
         "sourceThreadId": None,
         "sourceTurnId": None,
