@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from bisect import bisect_left
 from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 from typing import Any, Callable
@@ -103,9 +102,9 @@ class AnalyticsBackend:
                  hi_us: int) -> list[dict[str, Any]]:
         # One bisect per bucket boundary and a running sum over the range: O(buckets + conversations in range).
         bounds = [max(first_us + n * step_us, lo_us) for n in range(buckets)] + [hi_us]
-        positions = [bisect_left(index.ts, b) for b in bounds]
+        positions = [index.position(b) for b in bounds]
         base = positions[0]
-        running = [0, *accumulate(index.vals[base:positions[-1]])]
+        running = [0, *accumulate(index.values(base, positions[-1]))]
         average = self.average
         return [
             {

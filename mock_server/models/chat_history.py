@@ -3,7 +3,7 @@
 Conversations are kept per org in a dict by id plus a ``TimeIndex`` (per org, and per org and
 mentor) by ``inserted_at``: read backwards it is the default list order (``-inserted_at``,
 ties by id), so a default page costs O(page + log n); date ranges and the analytics buckets are
-bisections with C-speed sums over a parallel list of message counts.
+bisections, summing the message counts the index keeps beside each id.
 
 A conversation is a ``Conversation`` (slots, times as microseconds since the epoch, topics as a
 tuple of names): an org can hold 100,000 of them, and as dicts they cost four times the memory.

@@ -6,10 +6,11 @@ import copy
 import functools
 import hashlib
 import uuid
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Iterator, Sequence
+
+from sortedcontainers import SortedList
 
 from mock_server.clock import isoformat_z, parse_date, parse_datetime, to_micros
 from mock_server.errors import InvalidRequest, NotFound, Problem
@@ -266,114 +267,119 @@ def _convert(typ: str, value: Any) -> tuple[bool, Any]:
 
 
 class TimeIndex:
-    """Ids kept in (time ascending, id descending) order with a parallel list of integer values.
+    """Ids ordered by time, with an integer value per id (a conversation's message count).
 
-    Read backwards this is newest first with ties by id ascending, the default list order. New
-    items are usually the newest, so an insert is an append; time ranges are bisections over a
-    plain list of ints, and a range's values sum at C speed.
+    Positions count from the oldest item (time ascending; among equal times, ids descending), so
+    read backwards this is newest first with ties by id ascending, the default list order. Items
+    are kept newest first in a ``SortedList`` (a list of short sorted lists), so adding or removing
+    one costs O(log n) whatever the size (a flat list moved every later item: 0.2 ms per delete at
+    250,000 memories), and a page or a time range is found by bisection.
     """
 
-    __slots__ = ("ts", "ids", "vals", "version")
+    __slots__ = ("_keys", "_values", "version")
 
     def __init__(self) -> None:
-        self.ts: list[int] = []
-        self.ids: list[str] = []
-        self.vals: list[int] = []
+        self._keys: SortedList = SortedList()  # (-time, id): newest first, ties by id ascending
+        self._values: dict[str, int] = {}  # only the non-zero values
         self.version = 0  # bumped by every change, so readers can cache what they derive
 
     @classmethod
     def build(cls, items: Iterable[tuple[int, str, int]]) -> TimeIndex:
         """An index of ``(time, id, value)`` triples, sorted once."""
-        ordered = sorted(items, key=lambda x: x[1], reverse=True)
-        ordered.sort(key=lambda x: x[0])
         index = cls()
-        index.ts = [x[0] for x in ordered]
-        index.ids = [x[1] for x in ordered]
-        index.vals = [x[2] for x in ordered]
+        keys = []
+        for t, item_id, value in items:
+            keys.append((-t, item_id))
+            if value:
+                index._values[item_id] = value
+        index._keys = SortedList(keys)
         return index
 
     def __len__(self) -> int:
-        return len(self.ts)
+        return len(self._keys)
 
     def insert(self, t: int, item_id: str, value: int = 0) -> None:
         """Add an item."""
         self.version += 1
-        if not self.ts or t > self.ts[-1]:
-            self.ts.append(t)
-            self.ids.append(item_id)
-            self.vals.append(value)
-            return
-        p = self._position(t, item_id)
-        self.ts.insert(p, t)
-        self.ids.insert(p, item_id)
-        self.vals.insert(p, value)
-
-    def _position(self, t: int, item_id: str) -> int:
-        """Where ``(t, item_id)`` is or would go: among equal times ids descend, so bisect them too."""
-        lo, hi = bisect_left(self.ts, t), bisect_right(self.ts, t)
-        while lo < hi:  # a bulk import can give thousands of items one timestamp
-            mid = (lo + hi) // 2
-            if self.ids[mid] > item_id:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    def _find(self, t: int, item_id: str) -> int:
-        p = self._position(t, item_id)
-        if p < len(self.ts) and self.ts[p] == t and self.ids[p] == item_id:
-            return p
-        raise KeyError(item_id)
+        self._keys.add((-t, item_id))
+        if value:
+            self._values[item_id] = value
 
     def remove(self, t: int, item_id: str) -> None:
-        """Remove an item."""
+        """Remove an item; KeyError when it is not there."""
+        try:
+            self._keys.remove((-t, item_id))
+        except ValueError:
+            raise KeyError(item_id) from None
         self.version += 1
-        p = self._find(t, item_id)
-        del self.ts[p], self.ids[p], self.vals[p]
+        self._values.pop(item_id, None)
 
     def set_value(self, t: int, item_id: str, value: int) -> None:
         """Change an item's value."""
+        if (-t, item_id) not in self._keys:
+            raise KeyError(item_id)
         self.version += 1
-        self.vals[self._find(t, item_id)] = value
+        if value:
+            self._values[item_id] = value
+        else:
+            self._values.pop(item_id, None)
+
+    def position(self, t: int) -> int:
+        """How many items are older than ``t`` (the position of the first item at or after ``t``)."""
+        # Keys (-time, id) with -time >= 1 - t are the items with time < t; "" sorts before any id.
+        return len(self._keys) - self._keys.bisect_left((1 - t, ""))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Positions ``[i, j)`` of the items with ``start <= time < end``."""
-        i = bisect_left(self.ts, start)
-        return i, max(i, bisect_left(self.ts, end))
+        i = self.position(start)
+        return i, max(i, self.position(end))
+
+    def values(self, i: int, j: int) -> list[int]:
+        """The values at positions ``[i, j)``, oldest first."""
+        n, values = len(self._keys), self._values
+        out = [values.get(item_id, 0) for _, item_id in self._keys.islice(n - j, n - i)] if j > i else []
+        out.reverse()
+        return out
 
     def newest_first(self, by_id: dict[str, Any], i: int = 0, j: int | None = None) -> NewestFirst:
         """Positions ``[i, j)`` as a lazy newest-first sequence of the objects in ``by_id``."""
-        return NewestFirst(self.ids, i, len(self.ids) if j is None else j, by_id)
+        n = len(self._keys)
+        return NewestFirst(self._keys, n - (n if j is None else j), n - i, by_id)
 
 
 class NewestFirst(Sequence[Any]):
-    """A lazy reversed view of part of an index, so a page touches only its own rows."""
+    """A lazy newest-first view of part of an index, so a page touches only its own rows."""
 
-    __slots__ = ("_ids", "_i", "_j", "_by_id")
+    __slots__ = ("_keys", "_a", "_b", "_by_id")
 
-    def __init__(self, ids: list[str], i: int, j: int, by_id: dict[str, Any]) -> None:
-        self._ids, self._i, self._j, self._by_id = ids, i, j, by_id
+    def __init__(self, keys: SortedList, a: int, b: int, by_id: dict[str, Any]) -> None:
+        # Positions [a, b) of the newest-first keys.
+        self._keys, self._a, self._b, self._by_id = keys, a, b, by_id
 
     def __len__(self) -> int:
-        return self._j - self._i
+        return max(0, self._b - self._a)
 
     def __getitem__(self, item: Any) -> Any:
         if isinstance(item, slice):
-            a, b, step = item.indices(len(self))
+            start, stop, step = item.indices(len(self))
             if step != 1:
                 return list(self)[item]
-            if b <= a:
+            if stop <= start:
                 return []
-            chunk = self._ids[self._j - b:self._j - a]
-            chunk.reverse()
-            return [self._by_id[k] for k in chunk]
+            by_id = self._by_id
+            return [by_id[item_id] for _, item_id in self._keys.islice(self._a + start, self._a + stop)]
         if item < 0:
             item += len(self)
         if not 0 <= item < len(self):
             raise IndexError(item)
-        return self._by_id[self._ids[self._j - 1 - item]]
+        return self._by_id[self._keys[self._a + item][1]]
 
     def __iter__(self) -> Iterator[Any]:
-        ids = self._ids
-        for p in range(self._j - 1, self._i - 1, -1):
-            yield self._by_id[ids[p]]
+        by_id = self._by_id
+        for _, item_id in self._keys.islice(self._a, self._b):
+            yield by_id[item_id]
+
+    def __reversed__(self) -> Iterator[Any]:
+        by_id = self._by_id
+        for _, item_id in self._keys.islice(self._a, self._b, reverse=True):
+            yield by_id[item_id]
