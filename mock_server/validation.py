@@ -328,20 +328,21 @@ def _parsed_query(raw: bytes) -> tuple[tuple[str, str], ...]:
 class _BodyValidator(AbstractRequestBodyValidator):
     """Shared body flow: read, parse, validate, and stash the result for the handler."""
 
-    async def _read(self, receive: Receive) -> tuple[bytes, list[dict[str, Any]]]:
+    async def _read(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
-        messages: list[dict[str, Any]] = []
         more = True
         while more:
             message = await receive()
-            messages.append(message)
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        return b"".join(chunks), messages
+        return b"".join(chunks)
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
-        """Validate the body and keep it; replay the original bytes downstream."""
-        raw, messages = await self._read(receive)
+        """Validate the body and keep it; replay the original bytes downstream, as one message."""
+        raw = await self._read(receive)
+        # One message, not the server's chunks: a 100 MB state import arrives as hundreds of
+        # chunks that would otherwise live (and pin heap pages) until the response is sent.
+        messages = [{"type": "http.request", "body": raw, "more_body": False}]
         data = request_data(scope)
         sent = bool(raw.strip())
         body = await self._parse_bytes(raw, scope) if sent else None
