@@ -11,7 +11,7 @@ import functools
 from typing import Any, Callable
 
 from connexion.lifecycle import ConnexionRequest
-from connexion.security import AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
+from connexion.security import NO_VALUE, AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
 
 from .errors import NotAuthenticated, PermissionDenied
 from .state import IblPrincipal, MockState, VaiPrincipal, state_of
@@ -93,15 +93,43 @@ def _accepts_kwarg(func: Callable[..., Any], keyword: str) -> bool:
 
 
 class _ApiKeyHandler(ApiKeySecurityHandler):
-    """connexion's API-key handler, inspecting our functions' signatures once, not per request."""
+    """connexion's API-key handler, calling our functions directly for keys in a header.
+
+    connexion wraps each function in a generic check (keyword inspection, a None test, a
+    coroutine) built for any user function; ours take ``request``, never return None and are
+    plain functions, so a header key goes straight to them: same answers, a third of the cost.
+    """
 
     _accepts_kwarg = staticmethod(_accepts_kwarg)
+
+    def _get_verify_func(self, api_key_info_func: Callable[..., Any], loc: str, name: str,
+                         required_scopes: Any) -> Callable[[Any], Any]:
+        if loc != "header":
+            return super()._get_verify_func(api_key_info_func, loc, name, required_scopes)  # type: ignore[no-any-return]
+        header = name.lower().encode("latin-1")
+
+        def verify(request: Any) -> Any:
+            for key, value in request.scope["headers"]:
+                if key == header:  # the first one, as Starlette's Headers.get
+                    return api_key_info_func(value.decode("latin-1"), request=request)
+            return NO_VALUE
+
+        return verify
 
 
 class _BearerHandler(BearerSecurityHandler):
-    """connexion's bearer handler, inspecting our functions' signatures once, not per request."""
+    """connexion's bearer handler, calling our function directly (see ``_ApiKeyHandler``)."""
 
     _accepts_kwarg = staticmethod(_accepts_kwarg)
+
+    def _get_verify_func(self, token_info_func: Callable[..., Any]) -> Callable[[Any], Any]:
+        def verify(request: Any) -> Any:
+            auth_type, token = self.get_auth_header_value(request)
+            if auth_type != "bearer":
+                return NO_VALUE
+            return token_info_func(token, request=request)
+
+        return verify
 
 
 SECURITY_MAP = {"apiKey": _ApiKeyHandler, "bearer": _BearerHandler}
