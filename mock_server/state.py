@@ -14,7 +14,7 @@ from .errors import PayloadTooLarge
 from .settings import Settings
 from .store import IblPrincipal, Store, VaiPrincipal
 
-__all__ = ["IblPrincipal", "MockState", "StateMiddleware", "VaiPrincipal", "settle_heap", "state_of"]
+__all__ = ["IblPrincipal", "MockState", "StateMiddleware", "VaiPrincipal", "serve_gc", "settle_heap", "state_of"]
 
 STATE_KEY = "memmock.state"
 try:
@@ -47,6 +47,26 @@ def settle_heap() -> None:
     # asked to give it back (about 70 MB after importing 100,000 memories and conversations).
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+# Young objects collected every 10,000 net allocations (Python's default is 700): a request makes
+# a few hundred, so collections are rare, and short when a write keeps most of what it made
+# (a pass costs ~0.3 microseconds per surviving object: 50,000 meant 20 ms pauses).
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def _refreeze(phase: str, info: dict[str, int]) -> None:
+    # Right after a full collection the young generations are empty and every object left is
+    # reachable: freezing them keeps the next full collection as small as what was added since.
+    if phase == "stop" and info["generation"] == 2:
+        gc.freeze()
+
+
+def serve_gc() -> None:
+    """Garbage-collector settings for a served mock that keeps what it is sent (see GC_THRESHOLDS)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    if _refreeze not in gc.callbacks:
+        gc.callbacks.append(_refreeze)
 
 
 def state_of(scope: Scope) -> MockState:
