@@ -88,13 +88,14 @@ class _MountTree:
 
     def find(self, method: str, inner_path: str) -> tuple[str, dict[str, Any]] | None:
         """The first route (in Starlette's order) matching path and method: (operation id, params)."""
-        best: tuple[_Endpoint, dict[str, str]] | None = None
+        best: tuple[_Endpoint, tuple[tuple[str, str], ...]] | None = None
         segments = inner_path.split("/")
+        last = len(segments)
         # Depth-first over literal and parameter branches; few branches exist, so few are tried.
-        stack: list[tuple[_Node, int, dict[str, str]]] = [(self.root, 0, {})]
+        stack: list[tuple[_Node, int, tuple[tuple[str, str], ...]]] = [(self.root, 0, ())]
         while stack:
             node, depth, raw = stack.pop()
-            if depth == len(segments):
+            if depth == last:
                 for endpoint in node.endpoints:
                     if method in endpoint.methods and (best is None or endpoint.order < best[0].order):
                         best = (endpoint, raw)
@@ -105,11 +106,12 @@ class _MountTree:
                 stack.append((literal, depth + 1, raw))
             for name, pattern, _, child in node.params:
                 if pattern.fullmatch(segment):
-                    stack.append((child, depth + 1, {**raw, name: segment}))
+                    stack.append((child, depth + 1, (*raw, (name, segment))))
         if best is None:
             return None
         endpoint, raw = best
-        return endpoint.operation_id, {name: endpoint.convertors[name].convert(value) for name, value in raw.items()}
+        convertors = endpoint.convertors
+        return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
 
 
 RECENT_PATHS = 10_000

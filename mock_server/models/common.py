@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -98,12 +99,17 @@ class UserRegistry:
         return [self._users[k] for k in sorted(self._users)]
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def norm_uuid(value: Any) -> str | None:
     """A UUID (string or uuid.UUID) as its canonical lowercase string; None if it is not one."""
     if isinstance(value, uuid.UUID):
         return str(value)
     if not isinstance(value, str):
         return None
+    if _CANONICAL_UUID.fullmatch(value):  # already canonical (ids the mock handed out): as is
+        return value
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -217,9 +223,7 @@ class DocReader:
                 continue
             ok, converted = _convert(base, value)
             if ok:
-                if base == "uuid":  # already a fresh (canonical) string: share it, no copy needed
-                    converted = self._strings.setdefault(converted, converted)
-                elif type(converted) is str:
+                if type(converted) is str:  # ids too: a canonical one is the document's own string
                     converted = self.keep(converted)
                 out[name] = converted
             else:
