@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from connexion.exceptions import OAuthProblem
 from connexion.lifecycle import ConnexionRequest
 from connexion.security import NO_VALUE, AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
 
@@ -124,10 +125,17 @@ class _BearerHandler(BearerSecurityHandler):
 
     def _get_verify_func(self, token_info_func: Callable[..., Any]) -> Callable[[Any], Any]:
         def verify(request: Any) -> Any:
-            auth_type, token = self.get_auth_header_value(request)
-            if auth_type != "bearer":
+            # connexion's get_auth_header_value on the raw headers: the first Authorization
+            # header; "<type> <value>" or OAuthProblem; anything but Bearer is not ours.
+            authorization = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
+            if not authorization:
                 return NO_VALUE
-            return token_info_func(token, request=request)
+            parts = authorization.decode("latin-1").split(maxsplit=1)
+            if len(parts) != 2:
+                raise OAuthProblem(detail="Invalid authorization header")
+            if parts[0].lower() != "bearer":
+                return NO_VALUE
+            return token_info_func(parts[1], request=request)
 
         return verify
 

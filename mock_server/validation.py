@@ -33,6 +33,7 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import AbstractRequestBodyValidator
 
 from .errors import InvalidRequest, MalformedJSON, Problem, Style
+from .models.common import CANONICAL_UUID
 
 SCOPE_KEY = "memmock"
 LENIENT = "x-memmock-lenient"
@@ -65,7 +66,7 @@ def _is_datetime(value: object) -> bool:
 
 @FORMATS.checks("uuid", raises=ValueError)
 def _is_uuid(value: object) -> bool:
-    if isinstance(value, str):
+    if isinstance(value, str) and not CANONICAL_UUID.fullmatch(value):  # the usual form, checked cheaply
         uuid.UUID(value)
     return True
 

@@ -99,7 +99,7 @@ class UserRegistry:
         return [self._users[k] for k in sorted(self._users)]
 
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def norm_uuid(value: Any) -> str | None:
@@ -108,7 +108,7 @@ def norm_uuid(value: Any) -> str | None:
         return str(value)
     if not isinstance(value, str):
         return None
-    if _CANONICAL_UUID.fullmatch(value):  # already canonical (ids the mock handed out): as is
+    if CANONICAL_UUID.fullmatch(value):  # already canonical (ids the mock handed out): as is
         return value
     try:
         return str(uuid.UUID(value))
