@@ -145,3 +145,18 @@ def test_bad_document_leaves_state_alone(store):
     assert store.export() == before
     store.reset()
     assert store.export()["ibl"]["chat_history"] == before["ibl"]["chat_history"]
+
+
+def test_id_source_uuids_are_the_hashed_version_4_uuids() -> None:
+    # The fast formatting must hand out exactly what uuid.UUID(bytes=..., version=4) would:
+    # exported documents record the counter and reloads continue the same sequence.
+    import hashlib
+    import uuid
+
+    from mock_server.models.common import IdSource
+
+    for seed in (0, 7, 2**40):
+        source = IdSource(seed)
+        for n in range(300):
+            digest = hashlib.blake2b(f"{seed}:{n}".encode(), digest_size=16).digest()
+            assert source.uuid4() == str(uuid.UUID(bytes=digest, version=4))

@@ -44,9 +44,13 @@ class IdSource:
 
     def uuid4(self) -> str:
         """The next deterministic version-4 UUID, as a lowercase string."""
-        digest = hashlib.blake2b(f"{self.seed}:{self.uuid_counter}".encode(), digest_size=16).digest()
+        raw = bytearray(hashlib.blake2b(f"{self.seed}:{self.uuid_counter}".encode(), digest_size=16).digest())
         self.uuid_counter += 1
-        return str(uuid.UUID(bytes=digest, version=4))
+        # What uuid.UUID(bytes=..., version=4) sets: version 4, RFC 4122 variant; formatted directly.
+        raw[6] = raw[6] & 0x0F | 0x40
+        raw[8] = raw[8] & 0x3F | 0x80
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def reset(self, seed: int, uuid_counter: int = 0, next_ids: dict[str, int] | None = None) -> None:
         """Start over from a loaded document's counters."""
