@@ -116,14 +116,15 @@ class _MountTree:
         return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
 
 
-RECENT_PATHS = 10_000
+RECENT_PATHS = 1_000
 
 
 class RouteTable:
     """Starlette's routing decision for the mounts of connexion's router, without the regex scan.
 
     A mock is hit with the same few paths again and again, so the latest decisions are also kept
-    by exact method and path (up to ``RECENT_PATHS``, then forgotten all at once).
+    by exact method and path (up to ``RECENT_PATHS``, then forgotten all at once: few enough that
+    forgetting is quick when every path is new, as when deleting one id after another).
     """
 
     def __init__(self, router: Router) -> None:
