@@ -98,9 +98,6 @@ def style_of(scope: Scope) -> Style:
 
 # --- schema problems ---------------------------------------------------------------------
 
-_validators: dict[int, tuple[Any, Draft4Validator]] = {}
-_accepters: dict[int, tuple[Any, Callable[[Any], Any] | None]] = {}
-# The compiled accepter checks formats exactly as FORMATS does, and no others.
 def _conforms(check: Callable[[Any], bool], raises: Any) -> Callable[[Any], bool]:
     """``FORMATS.conforms`` for one format, without its per-call lookup."""
 
@@ -113,20 +110,28 @@ def _conforms(check: Callable[[Any], bool], raises: Any) -> Callable[[Any], bool
     return conforms
 
 
+# The compiled accepter checks formats exactly as FORMATS does, and no others.
 _ACCEPTER_FORMATS: dict[str, Callable[[Any], bool]] = {
     **{name: (lambda value: True) for name in CodeGeneratorDraft04.FORMAT_REGEXS},
     **{name: _conforms(check, raises) for name, (check, raises) in FORMATS.checkers.items()},
 }
 
+# Built once per schema object: id -> (the schema, what was built from it).
+_validators: dict[int, tuple[Any, Any]] = {}
+_accepters: dict[int, tuple[Any, Any]] = {}
+
+
+def _per_schema(cache: dict[int, tuple[Any, Any]], schema: dict[str, Any], build: Callable[[dict[str, Any]], Any]) -> Any:
+    """``build(schema)``, made once per schema object (the identity check guards reused ids)."""
+    cached = cache.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = cache[id(schema)] = (schema, build(schema))
+    return cached[1]
+
 
 def _validator(schema: dict[str, Any]) -> Draft4Validator:
     """A compiled validator for ``schema``, built once per schema object."""
-    key = id(schema)
-    cached = _validators.get(key)
-    if cached is None or cached[0] is not schema:
-        cached = (schema, Draft4RequestValidator(schema, format_checker=FORMATS))
-        _validators[key] = cached
-    return cached[1]
+    return _per_schema(_validators, schema, lambda s: Draft4RequestValidator(s, format_checker=FORMATS))  # type: ignore[no-any-return]
 
 
 def _accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
@@ -137,20 +142,18 @@ def _accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
     a JSON-Schema null type, as connexion's validator reads it. None when the schema cannot be
     compiled: then jsonschema alone decides.
     """
-    key = id(schema)
-    cached = _accepters.get(key)
-    if cached is None or cached[0] is not schema:
-        # connexion hands form schemas over with the spec's components attached; every $ref in
-        # them is already inlined, so the components are not needed (and may be recursive).
-        plain = {key: value for key, value in schema.items() if key != "components"}
-        try:
-            compiled = fastjsonschema.compile({**_as_draft4(plain), "$schema": "http://json-schema.org/draft-04/schema#"},
-                                              formats=_ACCEPTER_FORMATS, use_default=False)
-        except Exception:  # noqa: BLE001 - a schema the compiler cannot take is left to jsonschema
-            compiled = None
-        cached = (schema, compiled)
-        _accepters[key] = cached
-    return cached[1]
+    return _per_schema(_accepters, schema, _compile_accepter)  # type: ignore[no-any-return]
+
+
+def _compile_accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    # connexion hands form schemas over with the spec's components attached; every $ref in
+    # them is already inlined, so the components are not needed (and may be recursive).
+    plain = {name: value for name, value in schema.items() if name != "components"}
+    try:
+        return fastjsonschema.compile({**_as_draft4(plain), "$schema": "http://json-schema.org/draft-04/schema#"},  # type: ignore[no-any-return]
+                                      formats=_ACCEPTER_FORMATS, use_default=False)
+    except Exception:  # noqa: BLE001 - a schema the compiler cannot take is left to jsonschema
+        return None
 
 
 def _as_draft4(node: Any, inside: frozenset[int] = frozenset()) -> Any:
