@@ -50,8 +50,7 @@ _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}$")
 class _MountTree:
     """The routes of one mount as a tree of segments; None from ``build`` when a route does not fit."""
 
-    def __init__(self, mount: Mount, root: _Node) -> None:
-        self.mount = mount
+    def __init__(self, root: _Node) -> None:
         self.root = root
 
     @classmethod
@@ -86,7 +85,7 @@ class _MountTree:
                     node.params.append((name, pattern, convertor, child))
                     node = child
             node.endpoints.append(_Endpoint(order, frozenset(route.methods), operation_id, route.param_convertors))
-        return cls(mount, root)
+        return cls(root)
 
     def find(self, method: str, inner_path: str) -> tuple[str, dict[str, Any]] | None:
         """The first route (in Starlette's order) matching path and method: (operation id, params)."""
