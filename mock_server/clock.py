@@ -97,3 +97,12 @@ def to_micros(dt: datetime) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@functools.lru_cache(maxsize=32_768)
+def isoformat_micros(micros: int) -> str:
+    """``to_micros``'s inverse, as ``isoformat_z`` writes it (memoised alike: pages repeat times)."""
+    return (_NAIVE_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)

@@ -16,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any, Callable, Sequence
 
-from mock_server.clock import UTC, parse_date, parse_datetime, to_micros
+from mock_server.clock import UTC, isoformat_micros, parse_date, parse_datetime, to_micros
 from mock_server.errors import InvalidRequest, NotFound, Problem
-from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid, ts_micros
+from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid
 from mock_server.models.pagination import Page, order_items, paginate, parse_ordering
 
 DEFAULT_ORDERING = "-inserted_at"
@@ -437,13 +437,13 @@ class ChatHistoryBackend:
                     "mentor": c.mentor, "topics": [{"name": t} for t in c.topics], "sentiment": c.sentiment,
                     "model": c.model, "platform": c.platform, "rating": c.rating,
                     "lti_email": c.lti_email, "lti_username": c.lti_username,
-                    "inserted_at": ts_micros(c.inserted_us),
+                    "inserted_at": isoformat_micros(c.inserted_us),
                     "has_document": c.has_document, "memory_tracked": c.memory_tracked,
                     "enable_artifacts": c.enable_artifacts, "is_shared": c.is_shared,
                     "is_authenticated": c.is_authenticated, "llm_name": c.llm_name, "llm_provider": c.llm_provider,
                     "metadata": c.metadata, "title": c.title,
                     "tools": list(c.tools),
-                    "messages": [{"type": m.type, "content": m.content, "timestamp": ts_micros(m.timestamp_us)}
+                    "messages": [{"type": m.type, "content": m.content, "timestamp": isoformat_micros(m.timestamp_us)}
                                  for m in c.messages],
                 })
         return {"chat_history": out}
@@ -499,7 +499,7 @@ def _out(c: Conversation) -> dict[str, Any]:
         "platform": c.platform,
         "lti_email": c.lti_email,
         "lti_username": c.lti_username,
-        "inserted_at": ts_micros(c.inserted_us),
+        "inserted_at": isoformat_micros(c.inserted_us),
         "has_document": c.has_document,
         "memory_tracked": c.memory_tracked,
         "enable_artifacts": c.enable_artifacts,

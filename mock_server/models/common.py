@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Sequence
 
 from sortedcontainers import SortedList
@@ -131,16 +130,6 @@ def require_uuid(value: Any, detail: str | None = None) -> str:
 def ts(dt: datetime | None) -> str | None:
     """A stored datetime as the wire string (or None)."""
     return None if dt is None else isoformat_z(dt)
-
-
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-
-
-@functools.lru_cache(maxsize=32_768)
-def ts_micros(micros: int) -> str:
-    """A stored time in microseconds since the epoch as the wire string (same text as ``ts``)."""
-    # Memoised like isoformat_z: a list page formats the same stored times again and again.
-    return (_NAIVE_EPOCH + timedelta(microseconds=micros)).isoformat() + "Z"
 
 
 # --- reading a fixtures document --------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mock_server.clock import to_micros
+from mock_server.clock import isoformat_micros, to_micros
 from mock_server.errors import NotFound, PermissionDenied
-from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, ts_micros
+from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid
 
 NOT_FOUND = "Memory not found"
 FORBIDDEN = "Not allowed for this organization"
@@ -157,7 +157,7 @@ class VaiMemoryBackend:
             for mid in self._oldest_first(org):
                 m = self._items[org][mid]
                 out.append({"id": m.id, "organizationId": m.organization_id, "content": m.content,
-                            "createdAt": ts_micros(m.created_us), "backfilled": m.backfilled})
+                            "createdAt": isoformat_micros(m.created_us), "backfilled": m.backfilled})
         return {"memories": out}
 
 
@@ -165,7 +165,7 @@ def _out(mem: Memory) -> dict[str, Any]:
     return {
         "id": mem.id,
         "content": mem.content,
-        "createdAt": ts_micros(mem.created_us),
+        "createdAt": isoformat_micros(mem.created_us),
         "organizationId": mem.organization_id,
         "source": "explicit",
         "sourceThreadId": None,
