@@ -4,6 +4,8 @@ Every request runs: server errors → CORS → exception handlers (errors.render
 limit → Swagger UI (docs paths only) → routing (a segment tree, routes.py) → [fault] →
 security (connexion's checks on a lean request) → request validation (validation.py, prepared once
 per operation) → [response validation, strict mode] → lifespan → dispatch.py → the handler.
+Once routed, a request goes from one operation object to the next (``linked``) rather than
+through each middleware's lookup of its operation.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from connexion.middleware.abstract import ROUTING_CONTEXT
+from connexion.middleware.abstract import ROUTING_CONTEXT, RoutedMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import (
@@ -25,8 +27,10 @@ from connexion.middleware.security import SecurityAPI, SecurityMiddleware, Secur
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.utils import is_nullable
+from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .routes import RouteTable
@@ -40,18 +44,22 @@ class IndexedRoutingMiddleware(RoutingMiddleware):
     """connexion's routing, answered from a ``RouteTable`` whenever it is sure (see routes.py).
 
     The table is built from connexion's own Starlette routes once every API is added; requests it
-    cannot place (404, 405, slash redirects) go through connexion's router as before.
+    cannot place (404, 405, slash redirects) go through connexion's router as before. A request
+    it places goes straight to its operation's chain (``linked``), not through each routed
+    middleware's lookup of the same operation.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(self._routed)
         self.next_app = app
         self._table: RouteTable | None = None
+        self._chains: dict[tuple[str, str], ASGIApp] = {}
 
     def add_api(self, *args: Any, **kwargs: Any) -> None:
         """Add an API to connexion's router; the table is rebuilt on the next request."""
         super().add_api(*args, **kwargs)
         self._table = None
+        self._chains.clear()
 
     async def _routed(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.next_app(scope, receive, send)
@@ -62,14 +70,40 @@ class IndexedRoutingMiddleware(RoutingMiddleware):
                 self._table = RouteTable(self.router)
             routed = self._table.find(scope["method"], scope["path"])
             if routed is not None:
-                # What connexion's RoutingOperation leaves on the scope.
-                scope = dict(scope)
-                scope["path_params"] = {**scope.get("path_params", {}), **routed.path_params}
-                scope["extensions"] = {**scope.get("extensions", {}), ROUTING_CONTEXT: {
-                    "api_base_path": routed.base_path, "operation_id": routed.operation_id}}
-                await self.next_app(scope, receive, send)
+                # What connexion's RoutingOperation leaves on the scope (it, too, edits it in place).
+                scope.setdefault("path_params", {}).update(routed.path_params)
+                scope.setdefault("extensions", {}).setdefault(ROUTING_CONTEXT, {}).update(
+                    api_base_path=routed.base_path, operation_id=routed.operation_id)
+                key = (routed.base_path, routed.operation_id)
+                chain = self._chains.get(key)
+                if chain is None:
+                    chain = self._chains[key] = linked(self.next_app, *key)
+                await chain(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def linked(layer: ASGIApp, base_path: str, operation_id: str) -> ASGIApp:
+    """Where a request routed to this operation goes from ``layer``, with the lookups done now.
+
+    Each routed middleware (security, validation, response validation, dispatch) finds the
+    request's operation object by base path and operation id and calls it; that answer never
+    changes, so each operation object is pointed at the next one directly. The lifespan layer
+    passes HTTP through; any other layer (a fault) ends the chain and routes as before.
+    """
+    while isinstance(layer, LifespanMiddleware):
+        layer = layer.next_app
+    if not isinstance(layer, RoutedMiddleware):
+        return layer
+    if base_path not in layer.apis:  # RoutedMiddleware passes such requests on
+        return linked(layer.app, base_path, operation_id)
+    operation = next((api.operations[operation_id] for api in layer.apis[base_path]
+                      if operation_id in api.operations), None)
+    if operation is None:  # the middleware itself raises connexion's MissingOperation
+        return layer
+    if hasattr(operation, "next_app"):
+        operation.next_app = linked(operation.next_app, base_path, operation_id)
+    return operation  # type: ignore[no-any-return]
 
 
 class PreparedRequestValidation(RequestValidationOperation):
@@ -144,6 +178,44 @@ class PreparedRequestValidationMiddleware(RequestValidationMiddleware):
     """connexion's request validation middleware with prepared operations."""
 
     api_cls = PreparedRequestValidationAPI
+
+
+class LeanExceptionMiddleware(ExceptionMiddleware):
+    """connexion's exception handling (the handlers in error_handlers.py), set up only on failure.
+
+    Starlette's version builds a request object and two wrappers around the app for every
+    request, in case it fails; here a request that fails hands its exception to that same
+    machinery, so every answer is the one connexion would give.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            if started:  # too late for an error response; the server error layer decides
+                raise
+            scope["starlette.exception_handlers"] = (self._exception_handlers, self._status_handlers)
+            await wrap_app_handling_exceptions(_raising(exc), Request(scope, receive, send))(scope, receive, send)
+
+
+def _raising(exc: Exception) -> ASGIApp:
+    """An app that fails with ``exc``: hands a caught exception to Starlette's handler lookup."""
+
+    async def fail(scope: Scope, receive: Receive, send: Send) -> None:
+        raise exc
+
+    return fail
 
 
 class LeanCORSMiddleware(CORSMiddleware):
@@ -254,7 +326,7 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
         stack.append(functools.partial(LeanCORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                                        allow_headers=["*"], expose_headers=["*"]))
     stack += [
-        ExceptionMiddleware,
+        LeanExceptionMiddleware,
         functools.partial(StateMiddleware, state=state),
         functools.partial(DocsSwaggerUIMiddleware, prefixes=docs_prefixes),
         IndexedRoutingMiddleware,
