@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mock_server.clock import to_micros
 from mock_server.models.common import TimeIndex
 
-IDS = st.sampled_from([f"{n:08x}-0000-4000-8000-000000000000" for n in range(12)])
-TIMES = st.integers(min_value=0, max_value=6)  # few distinct times: many ties
+# Uuids, and short ids that are prefixes of one another ("1" < "10" < "9"): ties are by id as text.
+IDS = st.sampled_from([f"{n:08x}-0000-4000-8000-000000000000" for n in range(12)] + ["1", "10", "9", "a"])
+EARLIEST, LATEST = (to_micros(datetime(y, m, d, tzinfo=timezone.utc)) for y, m, d in ((1, 1, 1), (9999, 12, 31)))
+# Few distinct times (many ties), with the ends of datetime's range mixed in.
+TIMES = st.one_of(st.integers(min_value=0, max_value=6), st.sampled_from([EARLIEST, -1, LATEST]))
 EDITS = st.lists(st.tuples(st.sampled_from(["insert", "remove", "value"]), TIMES, IDS, st.integers(0, 5)), max_size=60)
 
 
@@ -53,6 +59,8 @@ def test_index_matches_a_sorted_list(initial: list[tuple[int, str, int]], edits:
     assert [r[1] for r in rows[i:j]] == [r[1] for r in inside]
     assert index.values(i, j) == [r[2] for r in inside]
     assert index.position(start) == sum(1 for r in rows if r[0] < start)
+    assert index.position(EARLIEST - 10**20) == 0
+    assert index.position(LATEST + 10**20) == len(rows)
     page = index.newest_first(by_id, i, j)
     assert page[1:3] == [r[1] for r in reversed(inside)][1:3]
     if inside:
