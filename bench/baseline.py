@@ -98,8 +98,15 @@ async def delete_memory(request: Request) -> Response:
     return Response(status_code=204 if memories.pop(request.path_params["memory_id"], None) else 404)
 
 
+seeded: list[str] = []
+
+
 async def seed_memories(request: Request) -> Response:
-    for memory_id in orjson.loads(await request.body()):
+    """Replace the pool the last call seeded (a DELETE row's ids) with this one, as the mock's import does."""
+    for memory_id in seeded:
+        memories.pop(memory_id, None)
+    seeded[:] = orjson.loads(await request.body())
+    for memory_id in seeded:
         memories[memory_id] = {"id": memory_id, "content": "seeded", "createdAt": "2024-06-01T00:00:00Z",
                                "organizationId": ORG, "source": "explicit", "sourceThreadId": None, "sourceTurnId": None}
     return Response(status_code=204)

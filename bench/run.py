@@ -3,7 +3,8 @@
 Starts the mock the way users run it (``memmock serve``: default fixtures, request validation on,
 one process), the bare-Starlette baseline of ``baseline.py`` and, with ``--prism``, Stoplight Prism
 on the same specs; drives each row with wrk (or a bundled asyncio generator when wrk is absent) at 1
-and 32 connections, repeats each row and prints medians; then measures startup, scale (a page and
+and 32 connections, the servers taking turns run by run; prints medians, and each mock/other
+ratio as the median of the ratios of runs made side by side; then measures startup, scale (a page and
 the analytics with 100,000 stored items) and memory. Prints a Markdown table and writes it to
 ``--markdown`` so it can be pasted into the README.
 """
@@ -91,6 +92,9 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     urls: dict[str, str] = field(default_factory=dict)  # api -> base URL
+    # The mock's state every row starts from (what give_user_artifacts imports); DELETE seeding
+    # builds on it rather than on the last seeded state, so seeded memories never pile up.
+    document: dict[str, Any] | None = None
 
     def url(self, api: str) -> str:
         return self.urls.get(api, f"http://127.0.0.1:{self.port}")
@@ -215,7 +219,8 @@ def seed_deletable(server: Server, row: Row, count: int, workdir: Path) -> tuple
     ids = [str(uuid.uuid4()) for _ in range(count)]
     base = server.url(row.api)
     if server.name == "memmock":
-        document = httpx.get(f"{base}/_mock/state", timeout=60).json()
+        assert server.document is not None, "give_user_artifacts sets the starting state"
+        document = copy.deepcopy(server.document)
         document["vai"]["memories"].extend(
             {"id": i, "organizationId": VAI_ORG, "content": "seeded", "createdAt": "2024-06-01T00:00:00Z"} for i in ids
         )
@@ -244,6 +249,13 @@ def give_user_artifacts(server: Server, count: int = 100) -> None:
         artifact["versions"] = artifact["versions"][:1]
         artifacts.append(artifact)
     httpx.put(f"{base}/_mock/state", json=document, timeout=120).raise_for_status()
+    server.document = document
+
+
+def restore(server: Server) -> None:
+    """The mock back to the state rows start from, after a DELETE row imported its own."""
+    if server.name == "memmock" and server.document is not None:
+        httpx.put(f"{server.url('ibl')}/_mock/state", json=server.document, timeout=120).raise_for_status()
 
 
 def reset(server: Server) -> None:
@@ -381,19 +393,37 @@ def prism_servers(workdir: Path) -> Iterator[Server]:
 # --- main ------------------------------------------------------------------------------------
 
 
-def measure(server: Server, row: Row, connections: int, args: argparse.Namespace, workdir: Path) -> Result:
-    results = []
+def measure(servers: list[Server], row: Row, connections: int, args: argparse.Namespace,
+            workdir: Path) -> tuple[dict[str, Result], dict[str, float]]:
+    """One row on every server: medians per server, and mock/other as the median of paired runs.
+
+    The servers take turns (mock, baseline, Prism, mock, ...) rather than one finishing its runs
+    before the next starts: on a shared machine throughput drifts by a quarter from one second to
+    the next, and runs side by side see the same drift, so their ratio is what it is meant to be.
+    """
+    runs: dict[str, list[Result]] = {server.name: [] for server in servers}
     for _ in range(args.repeats):
-        reset(server)
-        ids: list[str] = []
-        ids_file = None
-        if row.deletes and server.name != "prism":
-            ids, ids_file = seed_deletable(server, row, args.delete_pool, workdir)
-        elif row.deletes:
-            ids = [str(uuid.uuid4())]
-            ids_file = workdir / "prism-ids.txt"
-            ids_file.write_text(ids[0] + "\n")
-        results.append(load(row, server.url(row.api), connections, args.seconds, ids, ids_file))
+        for server in servers:
+            reset(server)
+            ids: list[str] = []
+            ids_file = None
+            if row.deletes and server.name != "prism":
+                ids, ids_file = seed_deletable(server, row, args.delete_pool, workdir)
+            elif row.deletes:
+                ids = [str(uuid.uuid4())]
+                ids_file = workdir / "prism-ids.txt"
+                ids_file.write_text(ids[0] + "\n")
+            runs[server.name].append(load(row, server.url(row.api), connections, args.seconds, ids, ids_file))
+            if row.deletes:
+                restore(server)
+    medians = {name: _median(results) for name, results in runs.items()}
+    mock = runs["memmock"]
+    ratios = {name: statistics.median(m.rps / o.rps for m, o in zip(mock, other) if m.errors >= 0 and o.errors >= 0 and o.rps)
+              for name, other in runs.items() if name != "memmock" and any(o.errors >= 0 for o in other)}
+    return medians, ratios
+
+
+def _median(results: list[Result]) -> Result:
     answered = [r for r in results if r.errors >= 0] or results
     return Result(statistics.median(r.rps for r in answered), statistics.median(r.p50_ms for r in answered),
                   statistics.median(r.p99_ms for r in answered), min(r.errors for r in results))
@@ -401,8 +431,8 @@ def measure(server: Server, row: Row, connections: int, args: argparse.Namespace
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of one load run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per row; medians are printed")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of one load run")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per row and server; medians are printed")
     parser.add_argument("--connections", default="1,32", help="comma-separated connection counts")
     parser.add_argument("--prism", action="store_true", help="also run Stoplight Prism (npm, bench/package.json)")
     parser.add_argument("--scale", type=int, default=100_000, help="items stored for the scale and memory checks (0 skips)")
@@ -416,9 +446,9 @@ def main() -> int:
     connections = [int(c) for c in args.connections.split(",")]
     rows = [r for r in ROWS if args.rows.lower() in r.name.lower()]
     tool = "wrk" if shutil.which("wrk") else "python asyncio generator"
-    print(f"load generator: {tool}; {args.repeats} x {args.seconds:g} s per row; medians", flush=True)
+    print(f"load generator: {tool}; {args.repeats} x {args.seconds:g} s per row, servers taking turns; medians", flush=True)
 
-    table: dict[tuple[str, int], dict[str, Result]] = {}
+    table: dict[tuple[str, int], tuple[dict[str, Result], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         port_m, port_b = free_port(), free_port()
@@ -433,15 +463,13 @@ def main() -> int:
             try:
                 for row in rows:
                     for c in connections:
-                        for server in servers:
-                            table[(row.name, c)] = table.get((row.name, c), {})
-                            table[(row.name, c)][server.name] = measure(server, row, c, args, workdir)
-                        print(_line(row.name, c, table[(row.name, c)]), flush=True)
+                        table[(row.name, c)] = measure(servers, row, c, args, workdir)
+                        print(_line(row.name, c, *table[(row.name, c)]), flush=True)
             finally:
                 if prism_cm is not None:
                     prism_cm.__exit__(None, None, None)
 
-    markdown = [_header(args.prism)] + [_line(name, c, res, markdown=True) for (name, c), res in table.items()]
+    markdown = [_header(args.prism)] + [_line(name, c, *res, markdown=True) for (name, c), res in table.items()]
     extra = [f"- startup (spawn to first 200): {startup_seconds():.2f} s"]
     if args.scale:
         extra += [f"- {name}: {a}; {b}" if a else f"- {name}: {b}" for name, a, b in scale_checks(args.scale)]
@@ -449,7 +477,8 @@ def main() -> int:
         extra.append(f"- quick conformance profile against the in-process mock: {harness_timing()}")
     text = "\n".join(markdown) + "\n\n" + "\n".join(extra) + "\n"
     print("\n" + text)
-    args.markdown.write_text(f"Load generator: {tool}, {args.repeats} x {args.seconds:g} s per row, medians.\n\n" + text)
+    args.markdown.write_text(f"Load generator: {tool}, {args.repeats} x {args.seconds:g} s per row, servers taking turns; "
+                             "medians; ratios are medians of side-by-side runs.\n\n" + text)
     print(f"written to {args.markdown}")
     return 0
 
@@ -463,12 +492,13 @@ def _header(prism: bool) -> str:
     return cols + "\n" + sep
 
 
-def _line(name: str, c: int, results: dict[str, Result], markdown: bool = False) -> str:
+def _line(name: str, c: int, results: dict[str, Result], ratios: dict[str, float], markdown: bool = False) -> str:
     m, b = results["memmock"], results["baseline"]
-    cells = [name, str(c), f"{m.rps:,.0f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", f"{b.rps:,.0f}", f"{m.rps / b.rps:.2f}"]
+    cells = [name, str(c), f"{m.rps:,.0f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", f"{b.rps:,.0f}",
+             f"{ratios.get('baseline', float('nan')):.2f}"]
     if "prism" in results:
         p = results["prism"]
-        cells += [f"{p.rps:,.0f}", f"{m.rps / p.rps:.2f}"]
+        cells += [f"{p.rps:,.0f}", f"{ratios.get('prism', float('nan')):.2f}"]
     if m.errors:
         cells[2] += f" ({m.errors} non-2xx)" if m.errors > 0 else " (stopped answering)"
     if b.errors:
