@@ -226,24 +226,38 @@ class LeanCORSMiddleware(CORSMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
-            await self.app(scope, receive, _vary_origin(send))
+        if scope["type"] == "http" and not _has_origin(scope["headers"]):
+            await self.app(scope, receive, _VaryOrigin(send))
             return
         await super().__call__(scope, receive, send)
 
 
-def _vary_origin(send: Send) -> Send:
-    async def send_(message: Message) -> None:
+def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, _ in headers:
+        if name == b"origin":
+            return True
+    return False
+
+
+class _VaryOrigin:
+    """A ``send`` that adds ``Vary: Origin`` to the response, as Starlette's CORS does."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = message.setdefault("headers", [])
-            if any(name.lower() == b"vary" for name, _ in headers):
-                vary = MutableHeaders(scope=message)
-                vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+            for name, _ in headers:
+                if name.lower() == b"vary":
+                    vary = MutableHeaders(scope=message)
+                    vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+                    break
             else:
                 headers.append((b"vary", b"Origin"))
-        await send(message)
-
-    return send_
+        await self.send(message)
 
 
 class SecurityRequest:
