@@ -50,9 +50,13 @@ def _check_reach(principal: IblPrincipal, scope: Any, credentials: Any) -> None:
     if org is None or username is None:
         return
     operation = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id") or ""
-    admin_only = operation.rpartition(".")[2].startswith(ADMIN_ONLY_OPERATIONS)
-    if not credentials.ibl_can_reach(principal, str(org), str(username)) or (admin_only and not principal.is_admin):
+    if not credentials.ibl_can_reach(principal, str(org), str(username)) or (_admin_only(operation) and not principal.is_admin):
         raise PermissionDenied()
+
+
+@functools.lru_cache(maxsize=None)
+def _admin_only(operation_id: str) -> bool:
+    return operation_id.rpartition(".")[2].startswith(ADMIN_ONLY_OPERATIONS)
 
 
 def _vai(token: str, request: ConnexionRequest) -> dict[str, Any]:

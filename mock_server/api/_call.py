@@ -16,7 +16,7 @@ from ..validation import RequestData, request_data
 from ..wire import dumps
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """The current request, as the handlers use it."""
 
@@ -85,20 +85,30 @@ def current() -> Call:
     """The ``Call`` for the request being handled."""
     scope = CURRENT_SCOPE.get()
     # connexion's security leaves the principal in its context dict on the scope.
-    token_info = scope.get("extensions", {}).get("connexion_context", {}).get("token_info") or {}
-    return Call(
-        scope=scope,
-        state=state_of(scope),
-        data=request_data(scope),
-        principal=token_info.get("principal"),
-    )
+    token_info = scope["extensions"].get("connexion_context", {}).get("token_info") or {}
+    return Call(scope=scope, state=state_of(scope), data=request_data(scope), principal=token_info.get("principal"))
+
+
+class _Reply(Response):
+    """A Starlette response whose headers are given, not derived.
+
+    Starlette's constructor works them out from the media type and optional headers on every reply.
+    """
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
 
 
 def json(body: Any, status: int = 200) -> Response:
-    """A JSON reply."""
-    return Response(dumps(body), status_code=status, media_type="application/json")
+    """A JSON reply (the headers Starlette's ``Response(..., media_type="application/json")`` sends)."""
+    content = dumps(body)
+    return _Reply(content, status, [(b"content-length", str(len(content)).encode("latin-1")),
+                                    (b"content-type", b"application/json")])
 
 
 def no_content() -> Response:
-    """An empty 204 reply."""
-    return Response(status_code=204)
+    """An empty 204 reply (no headers, as Starlette sends it)."""
+    return _Reply(b"", 204, [])
