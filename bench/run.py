@@ -285,14 +285,15 @@ def big_document(memories: int, conversations: int) -> dict[str, Any]:
     return document
 
 
-def timed_get(client: httpx.Client, path: str, headers: dict[str, str], times: int = 200) -> float:
-    """Median milliseconds of ``times`` sequential GETs."""
-    samples = []
+def timed_gets(clients: list[httpx.Client], path: str, headers: dict[str, str], times: int = 200) -> list[float]:
+    """Median milliseconds of ``times`` GETs per client, the clients taking turns (the same drift for all)."""
+    samples: list[list[float]] = [[] for _ in clients]
     for _ in range(times):
-        start = time.perf_counter()
-        client.get(path, headers=headers).raise_for_status()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
+        for client, mine in zip(clients, samples):
+            start = time.perf_counter()
+            client.get(path, headers=headers).raise_for_status()
+            mine.append((time.perf_counter() - start) * 1e3)
+    return [statistics.median(mine) for mine in samples]
 
 
 def rss_mb(pid: int) -> float:
@@ -303,20 +304,29 @@ def rss_mb(pid: int) -> float:
 
 
 def scale_checks(count: int) -> list[tuple[str, str, str]]:
-    """Page cost with 100 vs ``count`` stored items, analytics over ``count`` conversations, memory."""
-    lines = []
-    for stored in (100, count):
-        port = free_port()
-        with serve("memmock", memmock_argv(port, "--no-fixtures"), port,
-                   "/_mock/health", cwd=ROOT) as server, httpx.Client(base_url=server.url("ibl"), timeout=600) as client:
-            client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
+    """Page cost with 100 vs ``count`` stored items, analytics over ``count`` conversations, memory.
+
+    Both mocks run at once and take turns request by request, so both see the same machine.
+    """
+    sizes = (100, count)
+    ports = [free_port() for _ in sizes]
+    with serve("memmock", memmock_argv(ports[0], "--no-fixtures"), ports[0], "/_mock/health", cwd=ROOT) as small_server, \
+         serve("memmock", memmock_argv(ports[1], "--no-fixtures"), ports[1], "/_mock/health", cwd=ROOT) as big_server:
+        servers = [small_server, big_server]
+        clients = [httpx.Client(base_url=server.url("ibl"), timeout=600) for server in servers]
+        try:
+            for client, stored in zip(clients, sizes):
+                client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
             # The first 100 items: a full page with 100 stored (plus the fixtures') and with 100,000.
-            vai = timed_get(client, "/api/v1/memory?limit=100", VAI)
-            history = timed_get(client, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
-            analytics = timed_get(client, f"{A_IBL}/average-messages-per-session/?start_date=2024-06-01"
-                                          "&end_date=2024-06-30&aggregation=hourly", IBL_USER, times=50)
-            lines.append((stored, vai, history, analytics, rss_mb(server.process.pid)))
-    (small, v1, h1, a1, _), (big, v2, h2, a2, rss) = lines
+            v1, v2 = timed_gets(clients, "/api/v1/memory?limit=100", VAI)
+            h1, h2 = timed_gets(clients, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
+            a1, a2 = timed_gets(clients, f"{A_IBL}/average-messages-per-session/?start_date=2024-06-01"
+                                         "&end_date=2024-06-30&aggregation=hourly", IBL_USER, times=50)
+            rss = rss_mb(big_server.process.pid)
+        finally:
+            for client in clients:
+                client.close()
+    small, big = sizes
     return [
         ("VirtuousAI page of 100 (ms)", f"{v1:.2f} with {small:,} stored", f"{v2:.2f} with {big:,} stored ({100 * (v2 / v1 - 1):+.0f}%)"),
         ("chat-history page of 100 (ms)", f"{h1:.2f} with {small:,} stored", f"{h2:.2f} with {big:,} stored ({100 * (h2 / h1 - 1):+.0f}%)"),
