@@ -138,7 +138,11 @@ class PreparedRequestValidation(RequestValidationOperation):
 
     def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
         """connexion's ``extract_content_type``, remembered per distinct header value."""
-        raw = next((value for name, value in headers if name.lower() == b"content-type"), None)
+        raw = None
+        for name, value in headers:
+            if name.lower() == b"content-type":
+                raw = value
+                break
         found = self._content_types.get(raw)
         if found is None:
             found = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])

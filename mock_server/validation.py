@@ -306,7 +306,7 @@ class ParameterValidator:
                 elif "default" in schema:
                     target[name] = schema["default"]
                 continue
-            if lenient:
+            if lenient or plain is str:  # a plain string parameter needs no coercion and no schema
                 target[name] = raw
                 continue
             value = coerce(raw, schema)
@@ -362,14 +362,13 @@ class _BodyValidator(AbstractRequestBodyValidator):
         data = request_data(scope)
         sent = bool(raw.strip())
         body = await self._parse_bytes(raw, scope) if sent else None
-        style = style_of(scope)
         if sent and body is None and not self._nullable:
             # A JSON null is a body, not a missing one: DRF says "No data provided", FastAPI "missing".
-            if style is Style.FASTAPI:
+            if style_of(scope) is Style.FASTAPI:
                 raise InvalidRequest([Problem("body", (), "required", None)])
             raise InvalidRequest([Problem("body", (), "custom", None, {"message": "No data provided"})])
         if body is None:
-            if style is Style.FASTAPI and self._required:
+            if style_of(scope) is Style.FASTAPI and self._required:
                 raise InvalidRequest([Problem("body", (), "required", None)])
             # DRF reads a missing body as an empty form: required fields then say so.
             body = {} if self._schema.get("type") == "object" else None
