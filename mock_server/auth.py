@@ -15,6 +15,7 @@ from connexion.lifecycle import ConnexionRequest
 from connexion.security import NO_VALUE, AbstractSecurityHandler, ApiKeySecurityHandler, BearerSecurityHandler
 
 from .errors import NotAuthenticated, PermissionDenied
+from .headers import first_header
 from .state import IblPrincipal, MockState, VaiPrincipal, state_of
 
 IBL_PREFIX = "api-token"
@@ -114,10 +115,8 @@ class _ApiKeyHandler(ApiKeySecurityHandler):
         header = name.lower().encode("latin-1")
 
         def verify(request: Any) -> Any:
-            for key, value in request.scope["headers"]:
-                if key == header:  # the first one, as Starlette's Headers.get
-                    return api_key_info_func(value.decode("latin-1"), request=request)
-            return NO_VALUE
+            value = first_header(request.scope["headers"], header)
+            return NO_VALUE if value is None else api_key_info_func(value.decode("latin-1"), request=request)
 
         return verify
 
@@ -131,7 +130,7 @@ class _BearerHandler(BearerSecurityHandler):
         def verify(request: Any) -> Any:
             # connexion's get_auth_header_value on the raw headers: the first Authorization
             # header; "<type> <value>" or OAuthProblem; anything but Bearer is not ours.
-            authorization = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
+            authorization = first_header(request.scope["headers"], b"authorization")
             if not authorization:
                 return NO_VALUE
             parts = authorization.decode("latin-1").split(maxsplit=1)

@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import ibl_api_key, vai_api_key, vai_bearer
 from .errors import MockError
+from .headers import first_header
 from .models.common import DocReader, norm_uuid
 from .state import IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
@@ -85,8 +86,8 @@ class Reply:
 
     def header(self, name: str) -> str | None:
         """One header's value, or None."""
-        key = name.lower().encode("latin-1")
-        return next((v.decode("latin-1") for k, v in self.headers if k == key), None)
+        value = first_header(self.headers, name.lower().encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
 
     async def send(self, send: Send) -> None:
         """Send it as one ASGI response."""

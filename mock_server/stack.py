@@ -28,11 +28,12 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.utils import is_nullable
 from starlette._exception_handler import wrap_app_handling_exceptions
-from starlette.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .headers import first_header
 from .routes import RouteTable
 from .settings import Settings
 from .state import MockState, StateMiddleware
@@ -138,11 +139,7 @@ class PreparedRequestValidation(RequestValidationOperation):
 
     def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
         """connexion's ``extract_content_type``, remembered per distinct header value."""
-        raw = None
-        for name, value in headers:
-            if name.lower() == b"content-type":
-                raw = value
-                break
+        raw = first_header(headers, b"content-type", any_case=True)
         found = self._content_types.get(raw)
         if found is None:
             found = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])
@@ -230,17 +227,10 @@ class LeanCORSMiddleware(CORSMiddleware):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not _has_origin(scope["headers"]):
+        if scope["type"] == "http" and first_header(scope["headers"], b"origin") is None:
             await self.app(scope, receive, _VaryOrigin(send))
             return
         await super().__call__(scope, receive, send)
-
-
-def _has_origin(headers: list[tuple[bytes, bytes]]) -> bool:
-    for name, _ in headers:
-        if name == b"origin":
-            return True
-    return False
 
 
 class _VaryOrigin:
@@ -254,13 +244,11 @@ class _VaryOrigin:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = message.setdefault("headers", [])
-            for name, _ in headers:
-                if name.lower() == b"vary":
-                    vary = MutableHeaders(scope=message)
-                    vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
-                    break
-            else:
+            if first_header(headers, b"vary", any_case=True) is None:
                 headers.append((b"vary", b"Origin"))
+            else:
+                vary = MutableHeaders(scope=message)
+                vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
         await self.send(message)
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import PayloadTooLarge
+from .headers import first_header
 from .settings import Settings
 from .store import IblPrincipal, Store, VaiPrincipal
 
@@ -94,16 +95,14 @@ class StateMiddleware:
             # No route has a control character; Starlette's regexes disagree about a trailing
             # newline and would redirect between "x\n" and "x\n/" for ever.
             raise HTTPException(status_code=404)
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                if value.isdigit():
-                    if int(value) > self.limit:
-                        raise PayloadTooLarge(self.limit)
-                    # The server delivers no more than a declared length (HTTP framing; with
-                    # Transfer-Encoding too, uvicorn's parsers refuse the request): nothing to count.
-                    await self.app(scope, receive, send)
-                    return
-                break
+        length = first_header(scope.get("headers", ()), b"content-length")
+        if length is not None and length.isdigit():
+            if int(length) > self.limit:
+                raise PayloadTooLarge(self.limit)
+            # The server delivers no more than a declared length (HTTP framing; with
+            # Transfer-Encoding too, uvicorn's parsers refuse the request): nothing to count.
+            await self.app(scope, receive, send)
+            return
         await self.app(scope, self._limited(receive), send)
 
     def _limited(self, receive: Receive) -> Receive:

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from ..dispatch import CURRENT_SCOPE
+from ..headers import first_header
 from ..models.pagination import Page
 from ..state import MockState, VaiPrincipal, state_of
 from ..store import Store
@@ -70,12 +71,10 @@ class Call:
 
     def base_url(self) -> str:
         """``scheme://host`` as the client addressed the mock."""
-        host = None
-        for name, value in self.scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1")
-                break
-        if host is None:
+        raw = first_header(self.scope.get("headers", ()), b"host")
+        if raw is not None:
+            host = raw.decode("latin-1")
+        else:
             server = self.scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
         return f"{self.scope.get('scheme', 'http')}://{host}"
