@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -309,23 +309,21 @@ def scale_checks(count: int) -> list[tuple[str, str, str]]:
     Both mocks run at once and take turns request by request, so both see the same machine.
     """
     sizes = (100, count)
-    ports = [free_port() for _ in sizes]
-    with serve("memmock", memmock_argv(ports[0], "--no-fixtures"), ports[0], "/_mock/health", cwd=ROOT) as small_server, \
-         serve("memmock", memmock_argv(ports[1], "--no-fixtures"), ports[1], "/_mock/health", cwd=ROOT) as big_server:
-        servers = [small_server, big_server]
-        clients = [httpx.Client(base_url=server.url("ibl"), timeout=600) for server in servers]
-        try:
-            for client, stored in zip(clients, sizes):
-                client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
-            # The first 100 items: a full page with 100 stored (plus the fixtures') and with 100,000.
-            v1, v2 = timed_gets(clients, "/api/v1/memory?limit=100", VAI)
-            h1, h2 = timed_gets(clients, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
-            a1, a2 = timed_gets(clients, f"{A_IBL}/average-messages-per-session/?start_date=2024-06-01"
-                                         "&end_date=2024-06-30&aggregation=hourly", IBL_USER, times=50)
-            rss = rss_mb(big_server.process.pid)
-        finally:
-            for client in clients:
-                client.close()
+    with ExitStack() as stack:
+        servers = []
+        for _ in sizes:
+            port = free_port()
+            servers.append(stack.enter_context(serve("memmock", memmock_argv(port, "--no-fixtures"), port,
+                                                     "/_mock/health", cwd=ROOT)))
+        clients = [stack.enter_context(httpx.Client(base_url=server.url("ibl"), timeout=600)) for server in servers]
+        for client, stored in zip(clients, sizes):
+            client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
+        # The first 100 items: a full page with 100 stored (plus the fixtures') and with 100,000.
+        v1, v2 = timed_gets(clients, "/api/v1/memory?limit=100", VAI)
+        h1, h2 = timed_gets(clients, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
+        a1, a2 = timed_gets(clients, f"{A_IBL}/average-messages-per-session/?start_date=2024-06-01"
+                                     "&end_date=2024-06-30&aggregation=hourly", IBL_USER, times=50)
+        rss = rss_mb(servers[-1].process.pid)
     small, big = sizes
     return [
         ("VirtuousAI page of 100 (ms)", f"{v1:.2f} with {small:,} stored", f"{v2:.2f} with {big:,} stored ({100 * (v2 / v1 - 1):+.0f}%)"),
@@ -424,8 +422,9 @@ def measure(servers: list[Server], row: Row, connections: int, args: argparse.Na
                 ids_file = workdir / "prism-ids.txt"
                 ids_file.write_text(ids[0] + "\n")
             runs[server.name].append(load(row, server.url(row.api), connections, args.seconds, ids, ids_file))
-            if row.deletes:
-                restore(server)
+    if row.deletes:  # each repeat's import replaced the whole state; the rows after start from theirs
+        for server in servers:
+            restore(server)
     medians = {name: _median(results) for name, results in runs.items()}
     mock = runs["memmock"]
     ratios = {name: statistics.median(m.rps / o.rps for m, o in zip(mock, other) if m.errors >= 0 and o.errors >= 0 and o.rps)
