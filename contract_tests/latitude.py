@@ -1,0 +1,203 @@
+"""The contract's latitude (``spec/latitude.yaml``): choices a correct server may make, and the
+predicates the checks consult so that none fails a server for such a choice.
+
+Checks name the point they honour with ``allows("<id>")``; ``tests/test_latitude.py`` checks that
+every point is honoured somewhere and that no check names an unknown one.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_schema_validator import OAS30WriteValidator, oas30_format_checker
+
+from .specs import SPEC_DIR, load_contract
+
+LATITUDE_FILE = SPEC_DIR / "latitude.yaml"
+
+# Statuses any HTTP deployment may answer on any operation (point protocol-statuses).
+PROTOCOL_STATUSES = frozenset({406, 413, 415, 429})
+
+_DRF_TRUE = frozenset({"t", "y", "yes", "true", "on", "1"})
+_DRF_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
+_PYDANTIC_TRUE = frozenset({"t", "y", "yes", "true", "on", "1"})
+_PYDANTIC_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
+
+
+@functools.lru_cache(maxsize=1)
+def points(path: Path = LATITUDE_FILE) -> dict[str, dict[str, Any]]:
+    """Every latitude point by id."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {p["id"]: p for p in document["points"]}
+
+
+def allows(point_id: str) -> str:
+    """The id of a latitude point the calling check honours (KeyError for an unknown id)."""
+    points()[point_id]  # noqa: B018 - an unknown id is a harness bug: fail loudly at import
+    return point_id
+
+
+def instant(value: str) -> datetime:
+    """A wire timestamp as an instant, whatever its fractional digits."""
+    allows("timestamp-precision")
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+def _resolve(spec: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """``node`` with every local ``$ref`` replaced by its target (the specs have no cycles)."""
+    if depth > 40:
+        raise ValueError("schema nesting too deep (a $ref cycle?)")
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = spec
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return _resolve(spec, target, depth + 1)
+        return {k: _resolve(spec, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(spec, v, depth + 1) for v in node]
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def _operations(api: str) -> dict[str, dict[str, Any]]:
+    spec = load_contract(api)
+    found = {}
+    for item in spec["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and "operationId" in op:
+                found[op["operationId"]] = _resolve(spec, op)
+    return found
+
+
+def request_schema(api: str, operation_id: str, media_type: str = "application/json") -> dict[str, Any] | None:
+    """The operation's request body schema for ``media_type`` (None when it takes no such body)."""
+    content = _operations(api).get(operation_id, {}).get("requestBody", {}).get("content", {})
+    media = content.get(media_type)
+    return None if media is None else media.get("schema")
+
+
+def body_valid(schema: dict[str, Any], body: Any) -> bool:
+    """Whether ``body`` is a valid request body for ``schema`` (OpenAPI 3.0 write semantics)."""
+    return OAS30WriteValidator(schema, format_checker=oas30_format_checker).is_valid(body)
+
+
+# --- relaxations ---------------------------------------------------------------------------------
+
+
+def without_read_only(schema: dict[str, Any], value: Any) -> Any:
+    """``value`` with the properties ``schema`` marks readOnly removed, at any depth."""
+    allows("read-only-request-fields")
+    if isinstance(value, dict) and schema.get("type", "object") == "object":
+        props = schema.get("properties", {})
+        return {k: without_read_only(props.get(k, {}), v) for k, v in value.items()
+                if not props.get(k, {}).get("readOnly")}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [without_read_only(schema["items"], v) for v in value]
+    return value
+
+
+def coerced(api: str, schema: dict[str, Any], value: Any) -> Any:
+    """``value`` as the API's framework would coerce it to ``schema`` (DRF for ibl, pydantic lax for VirtuousAI)."""
+    allows("scalar-coercion")
+    kind = schema.get("type")
+    if isinstance(value, dict) and (kind in (None, "object")):
+        props = schema.get("properties", {})
+        return {k: coerced(api, props[k], v) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and kind == "array" and isinstance(schema.get("items"), dict):
+        return [coerced(api, schema["items"], v) for v in value]
+    if kind == "string" and api == "ibl" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # DRF's CharField takes numbers
+    if kind == "integer":
+        return _as_integer(api, value)
+    if kind == "number" and isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    if kind == "boolean":
+        return _as_boolean(api, value)
+    return value
+
+
+def _as_integer(api: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value) if api == "virtuousai" else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if api == "ibl" and text.endswith(".0"):
+            text = text[:-2]  # DRF strips a zero decimal part
+        if text.lstrip("-").isascii() and text.lstrip("-").isdigit() and len(text) < 40:
+            return int(text)
+    return value
+
+
+def _as_boolean(api: str, value: Any) -> Any:
+    truthy, falsy = (_DRF_TRUE, _DRF_FALSE) if api == "ibl" else (_PYDANTIC_TRUE, _PYDANTIC_FALSE)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in truthy | falsy:
+        return value.strip().lower() in truthy
+    return value
+
+
+def body_valid_within_latitude(api: str, operation_id: str, body: Any, media_type: str = "application/json") -> bool:
+    """Whether a body the spec rejects is valid once the latitude's relaxations apply.
+
+    Undeclared properties are already valid (the specs' objects are open: unknown-request-fields);
+    readOnly properties are dropped; scalars are coerced as the API's framework does.
+    """
+    allows("unknown-request-fields")
+    schema = request_schema(api, operation_id, media_type)
+    if schema is None:
+        return False
+    relaxed = coerced(api, schema, without_read_only(schema, copy.deepcopy(body)))
+    return body_valid(schema, relaxed)
+
+
+def normalisable_string(value: Any) -> bool:
+    """A string a DRF CharField may refuse: whitespace-only, or holding NUL or an unpaired surrogate."""
+    allows("string-normalisation")
+    if not isinstance(value, str):
+        return False
+    return value.strip() == "" or "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
+def rejected_fields(body: Any) -> set[str] | None:
+    """The top-level field names a 400 (DRF) or 422 (FastAPI) body blames, or None when it names none."""
+    if isinstance(body, dict) and isinstance(body.get("detail"), list):
+        names = {str(item["loc"][1]) for item in body["detail"]
+                 if isinstance(item, dict) and isinstance(item.get("loc"), list) and len(item["loc"]) > 1
+                 and item["loc"][0] == "body"}
+        return names or None
+    if isinstance(body, dict) and body and "detail" not in body:
+        return set(body)
+    return None
+
+
+def rejection_only_of_normalisable_strings(request_body: Any, response_body: Any) -> bool:
+    """A rejection of a valid body that blames only fields holding strings a framework may normalise away."""
+    names = rejected_fields(response_body)
+    if not names or not isinstance(request_body, dict):
+        return False
+    return all(name in request_body and _holds_normalisable(request_body[name]) for name in names)
+
+
+def _holds_normalisable(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_normalisable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_normalisable(v) for v in value)
+    return normalisable_string(value)

@@ -1,0 +1,104 @@
+"""The contract's latitude (spec/latitude.yaml) is complete, honoured by the harness, and its relaxations are right."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from contract_tests import latitude
+
+HARNESS = Path(latitude.__file__).resolve().parent
+FIELDS = {"id", "title", "may", "memmock", "harness"}
+
+
+def _honoured() -> set[str]:
+    """Every point id the harness's code names with allows("...")."""
+    found: set[str] = set()
+    for source in HARNESS.glob("*.py"):
+        found |= set(re.findall(r'allows\("([a-z0-9-]+)"\)', source.read_text(encoding="utf-8")))
+    return found
+
+
+def test_every_point_is_written_out() -> None:
+    """Each point says what a server may do, what memmock chose and what the harness does."""
+    for point in latitude.points().values():
+        assert set(point) == FIELDS, point["id"]
+        assert all(isinstance(point[f], str) and point[f].strip() for f in FIELDS), point["id"]
+
+
+def test_every_point_is_honoured_and_no_unknown_point_is_named() -> None:
+    """Both directions: no point without code that honours it, no code naming a point that is not written."""
+    named = _honoured()
+    assert named - set(latitude.points()) == set()
+    assert set(latitude.points()) - named == set()
+
+
+def test_allows_rejects_an_unknown_point() -> None:
+    """A typo in a point id fails loudly."""
+    with pytest.raises(KeyError):
+        latitude.allows("no-such-point")
+
+
+def test_instant_compares_fractions_as_time() -> None:
+    """A timestamp without fractional digits sorts before a later one with them (as strings it would not)."""
+    assert "2024-01-01T00:00:00.5Z" < "2024-01-01T00:00:00Z"
+    assert latitude.instant("2024-01-01T00:00:00Z") < latitude.instant("2024-01-01T00:00:00.5Z")
+    assert latitude.instant("2024-01-01T00:00:00Z") == latitude.instant("2024-01-01T00:00:00.000000Z")
+
+
+@pytest.mark.parametrize(("api", "schema", "value", "expected"), [
+    ("ibl", {"type": "string"}, 5, "5"),
+    ("virtuousai", {"type": "string"}, 5, 5),
+    ("ibl", {"type": "integer"}, "7", 7),
+    ("ibl", {"type": "integer"}, "7.0", 7),
+    ("ibl", {"type": "integer"}, True, True),
+    ("virtuousai", {"type": "integer"}, True, 1),
+    ("ibl", {"type": "integer"}, "x7", "x7"),
+    ("ibl", {"type": "boolean"}, "On", True),
+    ("ibl", {"type": "boolean"}, 0, False),
+    ("virtuousai", {"type": "boolean"}, "no", False),
+    ("ibl", {"type": "boolean"}, "maybe", "maybe"),
+    ("ibl", {"type": "number"}, "1.5", 1.5),
+    ("ibl", {"type": "number"}, "nan", "nan"),
+    ("ibl", {"type": "object", "properties": {"n": {"type": "integer"}}}, {"n": "3", "x": "3"}, {"n": 3, "x": "3"}),
+    ("ibl", {"type": "array", "items": {"type": "boolean"}}, ["1", "f"], [True, False]),
+])
+def test_coercions_follow_each_framework(api: str, schema: dict, value: object, expected: object) -> None:
+    """DRF and pydantic's lax mode coerce scalars differently; the relaxation follows each."""
+    assert latitude.coerced(api, schema, value) == expected
+
+
+def test_read_only_fields_are_dropped_at_any_depth() -> None:
+    """readOnly properties go, others stay, nested objects and lists included."""
+    schema = {"type": "object", "properties": {
+        "id": {"type": "integer", "readOnly": True},
+        "items": {"type": "array", "items": {"type": "object", "properties": {"at": {"readOnly": True}}}},
+    }}
+    assert latitude.without_read_only(schema, {"id": "x", "name": 1, "items": [{"at": 1, "b": 2}]}) == \
+        {"name": 1, "items": [{"b": 2}]}
+
+
+def test_a_body_wrong_only_in_read_only_or_coercible_fields_is_within_latitude() -> None:
+    """Against the real spec: artifacts create with a bad readOnly id, or a numeric title, may be accepted."""
+    op = "ai_mentor_orgs_users_artifacts_create"
+    assert latitude.body_valid_within_latitude("ibl", op, {"title": "t", "id": "not-an-int"})
+    assert latitude.body_valid_within_latitude("ibl", op, {"title": 5})
+    assert not latitude.body_valid_within_latitude("ibl", op, {"title": ["t"]})
+    assert not latitude.body_valid_within_latitude("ibl", op, {})
+    assert not latitude.body_valid_within_latitude("virtuousai", "create_memory", {"content": 5})
+
+
+@pytest.mark.parametrize(("request_body", "response_body", "expected"), [
+    ({"title": "  "}, {"title": ["This field may not be blank."]}, True),
+    ({"title": "a\x00b"}, {"title": ["Null characters are not allowed."]}, True),
+    ({"title": "ok", "content": " "}, {"title": ["bad"], "content": ["bad"]}, False),
+    ({"topics": [{"name": "\ud800"}]}, {"topics": [{"name": ["bad"]}]}, True),
+    ({"content": " "}, {"detail": [{"type": "x", "loc": ["body", "content"], "msg": "m", "input": " "}]}, True),
+    ({"content": " "}, {"detail": "Not found."}, False),
+    ({"title": "  "}, {}, False),
+])
+def test_rejections_of_normalisable_strings(request_body: dict, response_body: dict, expected: bool) -> None:
+    """Only a rejection that blames nothing but whitespace-only, NUL or surrogate strings is within latitude."""
+    assert latitude.rejection_only_of_normalisable_strings(request_body, response_body) is expected
