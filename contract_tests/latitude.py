@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from openapi_schema_validator import OAS30WriteValidator, oas30_format_checker
 
-from .specs import SPEC_DIR, load_contract
+from .specs import SPEC_DIR, resolved_operation
 
 LATITUDE_FILE = SPEC_DIR / "latitude.yaml"
 
@@ -52,36 +52,9 @@ def instant(value: str) -> datetime:
 # --- schemas -----------------------------------------------------------------------------------
 
 
-def _resolve(spec: dict[str, Any], node: Any, depth: int = 0) -> Any:
-    """``node`` with every local ``$ref`` replaced by its target (the specs have no cycles)."""
-    if depth > 40:
-        raise ValueError("schema nesting too deep (a $ref cycle?)")
-    if isinstance(node, dict):
-        if "$ref" in node:
-            target: Any = spec
-            for part in node["$ref"].lstrip("#/").split("/"):
-                target = target[part]
-            return _resolve(spec, target, depth + 1)
-        return {k: _resolve(spec, v, depth + 1) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(spec, v, depth + 1) for v in node]
-    return node
-
-
-@functools.lru_cache(maxsize=None)
-def _operations(api: str) -> dict[str, dict[str, Any]]:
-    spec = load_contract(api)
-    found = {}
-    for item in spec["paths"].values():
-        for op in item.values():
-            if isinstance(op, dict) and "operationId" in op:
-                found[op["operationId"]] = _resolve(spec, op)
-    return found
-
-
 def request_schema(api: str, operation_id: str, media_type: str = "application/json") -> dict[str, Any] | None:
     """The operation's request body schema for ``media_type`` (None when it takes no such body)."""
-    content = _operations(api).get(operation_id, {}).get("requestBody", {}).get("content", {})
+    content = resolved_operation(api, operation_id).get("requestBody", {}).get("content", {})
     media = content.get(media_type)
     return None if media is None else media.get("schema")
 

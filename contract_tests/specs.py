@@ -47,6 +47,39 @@ def lenient_parameters(spec: dict[str, Any]) -> set[str]:
     return names
 
 
+def _resolve(spec: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """``node`` with every local ``$ref`` replaced by its target (the specs have no cycles)."""
+    if depth > 40:
+        raise ValueError("schema nesting too deep (a $ref cycle?)")
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = spec
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            return _resolve(spec, target, depth + 1)
+        return {k: _resolve(spec, v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve(spec, v, depth + 1) for v in node]
+    return node
+
+
+@functools.lru_cache(maxsize=None)
+def _resolved_operations(api: str) -> dict[str, dict[str, Any]]:
+    spec = load_contract(api)
+    found = {}
+    for item in spec["paths"].values():
+        shared = item.get("parameters", [])
+        for op in item.values():
+            if isinstance(op, dict) and "operationId" in op:
+                found[op["operationId"]] = _resolve(spec, {**op, "parameters": shared + op.get("parameters", [])})
+    return found
+
+
+def resolved_operation(api: str, operation_id: str) -> dict[str, Any]:
+    """One operation with every $ref resolved and its path item's parameters included (empty when unknown)."""
+    return _resolved_operations(api).get(operation_id, {})
+
+
 _OVERRIDES: dict[str, dict[str, Any]] = {}
 
 
@@ -54,3 +87,4 @@ def override_contract(api: str, spec: dict[str, Any]) -> None:
     """Use ``spec`` (e.g. the target's served document) instead of spec/ for ``api``."""
     _OVERRIDES[api] = spec
     _load.cache_clear()
+    _resolved_operations.cache_clear()
