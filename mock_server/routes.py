@@ -11,10 +11,11 @@ redirect) it leaves to Starlette.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from starlette.convertors import Convertor
+from starlette.convertors import Convertor, IntegerConvertor
 from starlette.routing import Mount, Route, Router
 
 
@@ -42,6 +43,15 @@ class _Node:
     literals: dict[str, _Node] = field(default_factory=dict)
     params: list[tuple[str, re.Pattern[str], Convertor[Any], _Node]] = field(default_factory=list)
     endpoints: list[_Endpoint] = field(default_factory=list)
+
+
+class PathInteger(IntegerConvertor):
+    """Django's ``int`` path converter: ASCII digits, no sign; longer than Python turns into an int is no match.
+
+    connexion's own accepts a sign (``+1`` found artifact 1); Django's URL resolver would answer 404.
+    """
+
+    regex = f"[0-9]{{1,{sys.get_int_max_str_digits() or ''}}}"
 
 
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}$")

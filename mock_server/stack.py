@@ -28,13 +28,14 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.utils import is_nullable
 from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.convertors import register_url_convertor
 from starlette.datastructures import Headers, MutableHeaders, QueryParams
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .headers import first_header
-from .routes import RouteTable
+from .routes import PathInteger, RouteTable
 from .settings import Settings
 from .state import MockState, StateMiddleware
 
@@ -52,6 +53,8 @@ class IndexedRoutingMiddleware(RoutingMiddleware):
 
     def __init__(self, app: ASGIApp) -> None:
         super().__init__(self._routed)
+        # After connexion's own registration, so the specs' integer path parameters use it.
+        register_url_convertor("int", PathInteger())
         self.next_app = app
         self._table: RouteTable | None = None
         self._chains: dict[tuple[str, str], ASGIApp] = {}
@@ -134,7 +137,10 @@ class PreparedRequestValidation(RequestValidationOperation):
                 validator = self._body_validator(mime_type, encoding)
                 self._bodies[(mime_type, encoding)] = validator
             if validator is not False:
-                receive, scope = await validator.wrap_receive(receive, scope=scope)
+                try:
+                    receive, scope = await validator.wrap_receive(receive, scope=scope)
+                except ClientDisconnect:
+                    return  # nobody left to answer, and a partial body changes nothing
         await self.next_app(scope, receive, send)
 
     def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:

@@ -16,7 +16,6 @@ A fixtures document (YAML or JSON; ``fixtures/default.yaml`` is one) has this sh
 
 from __future__ import annotations
 
-import json
 import pickle
 import zlib
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 import yaml
 
 from mock_server.clock import Clock, SystemClock
-from mock_server.errors import InvalidRequest, Problem
+from mock_server.errors import InvalidRequest, MalformedJSON, Problem
 from mock_server.models.analytics import AnalyticsBackend
 from mock_server.models.artifacts import ArtifactsBackend
 from mock_server.models.chat_history import ChatHistoryBackend
@@ -37,6 +36,7 @@ from mock_server.models.downloads import DownloadsBackend
 from mock_server.models.edx_memory import EdxMemoryBackend
 from mock_server.models.profile_memory import ProfileMemoryBackend
 from mock_server.models.vai_memory import VaiMemoryBackend
+from mock_server.wire import check_value, loads
 
 DOCUMENT_VERSION = 1
 DEFAULT_FIXTURES = FsPath(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
@@ -243,13 +243,16 @@ def _freeze(document: Any) -> bytes:
 def read_document(path: str | FsPath) -> Any:
     """Parse a YAML or JSON fixtures file (JSON by the ``.json`` suffix, else YAML)."""
     path = FsPath(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
-        return json.loads(text)
     try:
-        return yaml.load(text, Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
+        if path.suffix.lower() == ".json":
+            return loads(path.read_bytes())
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+        check_value(document)  # YAML spells lone surrogates, infinities and deep nesting too
+    except MalformedJSON as exc:
+        raise InvalidRequest([Problem("body", (), "custom", None, {"message": f"JSON error: {exc.reason}"})]) from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an integer past the digit limit
         raise InvalidRequest([Problem("body", (), "custom", None, {"message": f"YAML error: {exc}"})]) from None
+    return document
 
 
 __all__ = ["Store", "Credentials", "IblPrincipal", "VaiPrincipal", "read_document", "DEFAULT_FIXTURES"]

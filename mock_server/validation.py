@@ -11,7 +11,6 @@ per schema object, so no request rebuilds them.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 from urllib.parse import parse_qsl
@@ -21,11 +20,11 @@ from datetime import date, datetime
 from typing import Any, Callable
 
 import fastjsonschema
-import orjson
 from fastjsonschema.draft04 import CodeGeneratorDraft04
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartParser
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope
 
 from connexion.datastructures import MediaTypeDict
@@ -34,6 +33,7 @@ from connexion.validators import AbstractRequestBodyValidator
 
 from .errors import InvalidRequest, MalformedJSON, Problem, Style
 from .models.common import CANONICAL_UUID
+from .wire import has_lone_surrogate, loads
 
 SCOPE_KEY = "memmock"
 LENIENT = "x-memmock-lenient"
@@ -246,7 +246,10 @@ def coerce(value: str, schema: dict[str, Any]) -> Any:
     """A query/path/form string as the schema's type; unchanged when it does not parse."""
     kind = schema.get("type")
     if kind == "integer" and _INTEGER.match(value):
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # past Python's digit limit: not an integer the mock can hold or write
+            return value
     if kind == "number" and _NUMBER.match(value):
         return float(value)
     if kind == "boolean":
@@ -256,8 +259,8 @@ def coerce(value: str, schema: dict[str, Any]) -> Any:
             return False
     if kind in ("object", "array") and value[:1] in ("{", "["):
         try:
-            return json.loads(value)
-        except ValueError:
+            return loads(value)
+        except MalformedJSON:
             return value
     return value
 
@@ -349,6 +352,9 @@ class _BodyValidator(AbstractRequestBodyValidator):
         more = True
         while more:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client left mid-body: what arrived is not the request it meant to send.
+                raise ClientDisconnect()
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         return b"".join(chunks)
@@ -387,16 +393,7 @@ class JSONBodyValidator(_BodyValidator):
     """JSON bodies: malformed JSON gets the API's parse error."""
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
-        try:  # the stdlib's message and position are the ones DRF and pydantic users know
-            return json.loads(raw.decode(self._encoding))
-        except UnicodeDecodeError as exc:
-            raise MalformedJSON(f"Invalid UTF-8: {exc.reason}", exc.start) from None
-        except json.JSONDecodeError as exc:
-            raise MalformedJSON(str(exc), exc.pos) from None
+        return loads(raw, self._encoding)
 
 
 class FormBodyValidator(_BodyValidator):
@@ -429,7 +426,17 @@ class FormBodyValidator(_BodyValidator):
                     body[key] = [coerce(v, items) for v in values]
             else:
                 body[key] = coerce(values[-1], schema)
+        # A multipart charset such as UTF-7 can decode to lone surrogates, which no reply could carry.
+        bad = [key for key, value in body.items() if _lone_surrogate_in(key, value)]
+        if bad:
+            raise InvalidRequest([Problem("body", (key,), "custom", None, {"message": "Not valid Unicode (a lone surrogate)."})
+                                  for key in bad])
         return body
+
+
+def _lone_surrogate_in(key: str, value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return has_lone_surrogate(key) or any(isinstance(v, str) and has_lone_surrogate(v) for v in values)
 
 
 VALIDATOR_MAP: dict[str, Any] = {

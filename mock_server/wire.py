@@ -1,11 +1,32 @@
-"""The one JSON encoder for everything the mock sends."""
+"""The one JSON codec: everything the mock sends, and every JSON text it reads.
+
+``loads`` refuses, as a parse error, any value the mock could store but not send back: nesting
+deeper than ``MAX_DEPTH``, lone surrogates (not Unicode: no UTF-8 reply can carry them), NaN and
+infinities, integers past Python's digit limit, and text in an unknown charset.
+"""
 
 from __future__ import annotations
 
+import codecs
 import json
+import math
+import re
 from typing import Any
 
 import orjson
+
+from .errors import MalformedJSON
+
+# orjson writes at most this many levels; a deeper stored value would make every reply that
+# carries it fall back to the slow encoder, or past Python's recursion limit, fail.
+MAX_DEPTH = 254
+_OPENERS_BYTES = (b"[", b"{")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_TOKEN_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_LONG_INTEGER = re.compile(r"\d{4301,}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 def dumps(body: Any) -> bytes:
@@ -14,4 +35,113 @@ def dumps(body: Any) -> bytes:
         return orjson.dumps(body)
     except TypeError:
         # A client may send (and have echoed back) an integer Python holds but orjson does not.
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        # ASCII output: whatever text reaches here, the reply is still valid UTF-8.
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def loads(data: bytes | str, encoding: str = "utf-8") -> Any:
+    """JSON text (bytes in ``encoding``) as Python values; ``MalformedJSON`` (reason, position) for anything refused."""
+    if isinstance(data, bytes) and encoding != "utf-8" and _codec_name(encoding) != "utf-8":
+        data = _decode(data, encoding)  # the declared charset, not orjson's UTF-8
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # orjson takes UTF-8 only and refuses what the stdlib lets through: the stdlib decodes any
+        # charset and gives the messages DRF and pydantic users know, then the value is checked.
+        value = _stdlib_loads(data, encoding)
+        check_value(value, data)
+        return value
+    if _may_be_deep(data):
+        try:
+            orjson.dumps(value)  # values orjson parsed fail to write only when nested too deep
+        except orjson.JSONEncodeError:
+            raise _too_deep(data) from None
+    return value
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point (valid pairs never survive decoding as such)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def _may_be_deep(data: bytes | str) -> bool:
+    # Nesting needs an opener per level: most bodies have too few to be deep, and counting is cheap.
+    if isinstance(data, bytes):
+        return data.count(_OPENERS_BYTES[0]) + data.count(_OPENERS_BYTES[1]) > MAX_DEPTH
+    return data.count("[") + data.count("{") > MAX_DEPTH
+
+
+def _too_deep(data: bytes | str) -> MalformedJSON:
+    depth = 0
+    tokens = _TOKEN_BYTES if isinstance(data, bytes) else _TOKEN
+    for match in tokens.finditer(data):  # type: ignore[arg-type]
+        token = match.group()
+        if token in ("[", "{", b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return MalformedJSON(f"Nested deeper than {MAX_DEPTH} levels", match.start())
+        elif token in ("]", "}", b"]", b"}"):
+            depth -= 1
+    return MalformedJSON(f"Nested deeper than {MAX_DEPTH} levels", 0)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _codec_name(encoding: str) -> str | None:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError:  # an unknown charset, or a codec that does not make text (base64, rot13)
+        raise MalformedJSON(f"Unknown charset {encoding!r}") from None
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if _codec_name(encoding) == "utf-8" else encoding
+        raise MalformedJSON(f"Invalid {name}: {exc.reason}", exc.start) from None
+
+
+def _stdlib_loads(data: bytes | str, encoding: str) -> Any:
+    text = _decode(data, encoding) if isinstance(data, bytes) else data
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(str(exc), exc.pos) from None
+    except RecursionError:
+        raise _too_deep(text) from None
+    except ValueError as exc:  # a constant (NaN, Infinity), or an integer past the digit limit
+        found = _LONG_INTEGER.search(text)
+        if found is not None:
+            raise MalformedJSON("An integer has more than 4300 digits", found.start()) from None
+        raise MalformedJSON(str(exc)) from None
+
+
+def check_value(value: Any, data: bytes | str = "") -> None:
+    """``MalformedJSON`` for lone surrogates, non-finite numbers or deep nesting in a parsed value.
+
+    ``data``, the text it was parsed from, places the problem; without it the position is 0.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if has_lone_surrogate(node):
+                text = data.decode("latin-1") if isinstance(data, bytes) else data
+                found = _SURROGATE_ESCAPE.search(text)
+                raise MalformedJSON("A string holds a lone surrogate (not Unicode)", found.start() if found else 0)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise MalformedJSON("A number is out of range")
+        elif isinstance(node, (list, dict)):
+            if depth >= MAX_DEPTH:
+                raise _too_deep(data)
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node)
+                stack.extend((item, depth + 1) for item in node.values())
+            else:
+                stack.extend((item, depth + 1) for item in node)

@@ -15,7 +15,8 @@ from mock_server.models.common import TimeIndex
 AGGREGATIONS = ("hourly", "daily", "weekly")
 MAX_BUCKETS = 10_000
 SERIES_CACHE = 128
-_STEP = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+_DAY_US = 86_400_000_000
+_STEP_US = {"hourly": _DAY_US // 24, "daily": _DAY_US, "weekly": 7 * _DAY_US}
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,11 +75,12 @@ class AnalyticsBackend:
         start, end = dates["start_date"], dates["end_date"]
         if end < start:
             return []
-        step = _STEP[aggregation]
-        range_start = datetime.combine(start, time(0), tzinfo=UTC)
-        range_stop = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
-        first = range_start - timedelta(days=start.weekday()) if aggregation == "weekly" else range_start
-        buckets = -(-(range_stop - first) // step)
+        # In microseconds, not dates: the end of 9999-12-31 is past the last date Python can hold.
+        step_us = _STEP_US[aggregation]
+        lo_us = to_micros(datetime.combine(start, time(0), tzinfo=UTC))
+        hi_us = to_micros(datetime.combine(end, time(0), tzinfo=UTC)) + _DAY_US
+        first_us = lo_us - start.weekday() * _DAY_US if aggregation == "weekly" else lo_us
+        buckets = -(-(hi_us - first_us) // step_us)
         if buckets > MAX_BUCKETS:
             raise InvalidRequest.one(
                 "query", "end_date", "custom", end_date,
@@ -86,8 +88,6 @@ class AnalyticsBackend:
                         f"at most {MAX_BUCKETS} are allowed. Narrow the range or use a coarser aggregation.",
             )
         index = self._history.index_for(org, mentor_id)
-        lo_us, hi_us = to_micros(range_start), to_micros(range_stop)
-        first_us, step_us = to_micros(first), to_micros(first + step) - to_micros(first)
         key = (org, mentor_id, first_us, step_us, buckets, lo_us, hi_us, self.average)
         cached = self._series.get(key)
         if cached is not None and cached[0] is index and cached[1] == index.version:

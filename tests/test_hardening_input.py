@@ -1,0 +1,249 @@
+"""Hostile input answers in the API's own style and never reaches the state: no 5xx, lists and export still answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from mock_server.app import create_app
+from mock_server.clock import FixedClock
+from mock_server.settings import DEFAULT_FIXTURES, Settings
+from mock_server.store import Store
+from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, analytics, ibl, mentor, prompt, vai
+
+SETTINGS = Settings(fixtures=None, strict=True)
+JSON = {"Content-Type": "application/json"}
+ARTIFACTS = mentor("artifacts/")
+AVERAGES = analytics("average-messages-per-session/")
+DEEP = 5_000  # far past Python's recursion limit
+MANY_DIGITS = "9" * 5_000  # past Python's 4,300-digit limit for int <-> str
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    """The default fixtures, read once."""
+    return Store.from_file(DEFAULT_FIXTURES).export()
+
+
+@pytest.fixture(scope="module")
+def shared() -> tuple[Store, object]:
+    """One strict app for the module."""
+    store = Store(clock=FixedClock(NOW))
+    return store, create_app(SETTINGS, store=store)
+
+
+@pytest.fixture
+def client(shared: tuple[Store, object], document: dict) -> Iterator[TestClient]:
+    """A client of the strict app, its store back to the default fixtures."""
+    store, app = shared
+    store.load(document)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def lists_and_export_answer(client: TestClient) -> None:
+    """Every list of both APIs and the export still answer 200 with JSON."""
+    for path, headers in ((ARTIFACTS, ibl(JOHN)), (mentor("edx-memory/"), ibl(JOHN)),
+                          (mentor("ai-user-profile-memory/"), ibl(JOHN)), (analytics("chat-history/"), ibl(ADMIN)),
+                          ("/api/v1/memory?limit=100", vai()), ("/_mock/state", {})):
+        r = client.get(path, headers=headers)
+        assert r.status_code == 200, (path, r.status_code, r.text[:200])
+        r.json()
+
+
+def drf_parse_error(r: object) -> str:
+    """The reason of a DRF ``JSON parse error - ...`` 400."""
+    assert r.status_code == 400, r.text[:300]  # type: ignore[attr-defined]
+    detail = r.json()["detail"]  # type: ignore[attr-defined]
+    assert detail.startswith("JSON parse error - ")
+    return detail
+
+
+def fastapi_json_invalid(r: object) -> dict:
+    """The one ``json_invalid`` item of a FastAPI 422."""
+    assert r.status_code == 422, r.text[:300]  # type: ignore[attr-defined]
+    (item,) = r.json()["detail"]  # type: ignore[attr-defined]
+    assert item["type"] == "json_invalid" and item["loc"][0] == "body" and isinstance(item["loc"][1], int)
+    return item
+
+
+# --- lone surrogates ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "x\\udc00y", "\\ud83d"])
+def test_lone_surrogate_is_a_parse_error_in_both_apis_and_nothing_is_stored(client: TestClient, escape: str) -> None:
+    body = f'{{"content": "{escape}", "title": "{escape}"}}'.encode()
+    assert "surrogate" in drf_parse_error(client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=body))
+    item = fastapi_json_invalid(client.post("/api/v1/memory", headers={**vai(), **JSON}, content=body))
+    assert "surrogate" in item["ctx"]["error"]
+    assert client.get(ARTIFACTS, headers=ibl(JOHN)).json()["count"] == 13
+    assert client.get("/api/v1/memory", headers=vai()).json()["total"] == 30
+    lists_and_export_answer(client)
+
+
+def test_paired_surrogates_are_text(client: TestClient) -> None:
+    r = client.post("/api/v1/memory", headers={**vai(), **JSON}, content=b'{"content": "\\ud83d\\ude00"}')
+    assert r.status_code == 201 and r.json()["content"] == "\U0001F600"
+    lists_and_export_answer(client)
+
+
+def test_lone_surrogate_through_a_charset_is_refused(client: TestClient) -> None:
+    # UTF-7 spells a lone surrogate without an escape. (connexion reads a charset only with no space
+    # after the semicolon.)
+    body = '{"content": "+2AA-"}'.encode("ascii")
+    r = client.post("/api/v1/memory", headers={**vai(), "Content-Type": "application/json;charset=utf-7"},
+                    content=body)
+    assert "surrogate" in fastapi_json_invalid(r)["ctx"]["error"]
+    lists_and_export_answer(client)
+
+
+@pytest.mark.parametrize("charset", ["no-such-codec", "rot13", "base64"])
+def test_an_unknown_or_binary_charset_is_a_parse_error(client: TestClient, charset: str) -> None:
+    r = client.put(prompt("chat-memory-status/"), headers={**ibl(JOHN), "Content-Type": f"application/json;charset={charset}"},
+                   content=b'{"enabled": tru')
+    assert charset in drf_parse_error(r)
+
+
+def test_lone_surrogate_in_a_state_import_is_refused(client: TestClient, document: dict) -> None:
+    import json
+
+    text = json.dumps({**document, "users": [{"org": "main", "username": "\ud800", "email": "x@example.com"}]})
+    r = client.put("/_mock/state", headers=JSON, content=text.encode("utf-8", "surrogatepass").replace(
+        "\ud800".encode("utf-8", "surrogatepass"), b"\\ud800"))
+    assert r.status_code == 400 and "surrogate" in r.json()["detail"]
+    lists_and_export_answer(client)
+
+
+# --- nesting --------------------------------------------------------------------------------
+
+def nested(depth: int) -> bytes:
+    """A JSON array nested ``depth`` levels."""
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("depth", [255, 1_025, DEEP])
+def test_deep_json_bodies_are_parse_errors(client: TestClient, depth: int) -> None:
+    ibl_body = b'{"title": "x", "metadata": ' + nested(depth) + b"}"
+    assert "Nested deeper" in drf_parse_error(client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=ibl_body))
+    vai_body = b'{"content": "x", "organizationId": ' + nested(depth) + b"}"
+    item = fastapi_json_invalid(client.post("/api/v1/memory", headers={**vai(), **JSON}, content=vai_body))
+    # The body object is level 1, so the 254th bracket (at 35 + 253) is the first level too many.
+    assert "Nested deeper" in item["ctx"]["error"] and item["loc"][1] == 35 + 253
+    r = client.put("/_mock/state", headers=JSON, content=nested(depth))
+    assert r.status_code == 400 and "Nested deeper" in r.json()["detail"]
+    assert client.get(ARTIFACTS, headers=ibl(JOHN)).json()["count"] == 13
+    lists_and_export_answer(client)
+
+
+def test_nesting_up_to_the_limit_is_stored_and_sent_back(client: TestClient) -> None:
+    # 254 levels in all: the metadata array sits inside the body object.
+    r = client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=b'{"title": "deep", "metadata": ' + nested(253) + b"}")
+    assert r.status_code == 201
+    got = client.get(mentor(f"artifacts/{r.json()['id']}/"), headers=ibl(JOHN)).json()["metadata"]
+    for _ in range(252):
+        (got,) = got
+    assert got == []
+    lists_and_export_answer(client)
+
+
+def test_many_shallow_arrays_are_not_deep(client: TestClient) -> None:
+    body = b'{"title": "wide", "metadata": [' + b",".join([b"[]"] * 5_000) + b"]}"
+    r = client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=body)
+    assert r.status_code == 201 and len(r.json()["metadata"]) == 5_000
+
+
+def test_deep_json_in_a_form_field_is_a_field_error(client: TestClient) -> None:
+    history = analytics("chat-history/")
+    form = {"mentor": MENTOR_A, "model": "m", "platform": "main"}
+    for topics in ("[" * DEEP + "]" * DEEP, '[{"name": "\\ud800"}]'):
+        r = client.post(history, headers=ibl(), data={**form, "topics": topics})
+        assert r.status_code == 400 and list(r.json()) == ["topics"], r.text[:200]
+    assert client.get(history, headers=ibl()).json()["count"] == 42
+    lists_and_export_answer(client)
+
+
+def test_lone_surrogate_in_a_multipart_field_is_a_field_error(client: TestClient) -> None:
+    body = (b'--b\r\nContent-Disposition: form-data; name="title"\r\n\r\n+2AA-\r\n--b--\r\n')
+    r = client.post(ARTIFACTS, headers={**ibl(JOHN), "Content-Type": "multipart/form-data; boundary=b; charset=utf-7"},
+                    content=body)
+    assert r.status_code == 400 and r.json() == {"title": ["Not valid Unicode (a lone surrogate)."]}
+    lists_and_export_answer(client)
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+def test_integers_past_the_digit_limit_in_a_query(client: TestClient) -> None:
+    r = client.get(f"/api/v1/memory?offset={MANY_DIGITS}", headers=vai())
+    assert r.status_code == 422
+    (item,) = r.json()["detail"]
+    assert item["loc"] == ["query", "offset"] and item["type"] == "int_parsing"
+    r = client.get(mentor(f"edx-memory/?student={MANY_DIGITS}"), headers=ibl(JOHN))
+    assert r.status_code == 400 and r.json() == {"student": ["A valid integer is required."]}
+
+
+def test_integers_past_the_digit_limit_in_a_body(client: TestClient) -> None:
+    body = b'{"title": "x", "chat_message": ' + MANY_DIGITS.encode() + b"}"
+    assert "digits" in drf_parse_error(client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=body))
+    body = b'{"content": "x", "extra": ' + MANY_DIGITS.encode() + b"}"
+    assert "digits" in fastapi_json_invalid(client.post("/api/v1/memory", headers={**vai(), **JSON},
+                                                        content=body))["ctx"]["error"]
+    lists_and_export_answer(client)
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_non_finite_numbers_are_parse_errors(client: TestClient, literal: bytes) -> None:
+    body = b'{"title": "x", "metadata": {"n": ' + literal + b"}}"
+    drf_parse_error(client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=body))
+    lists_and_export_answer(client)
+
+
+@pytest.mark.parametrize("segment", ["+1", "-1", "\uff11", "\u0661", "1\u0660", " 1", "1.0"])
+def test_ibl_integer_path_ids_are_ascii_digits_only(client: TestClient, segment: str) -> None:
+    # Django's int converter is [0-9]+: a sign, fullwidth or Arabic-Indic digits do not match the route.
+    assert client.get(mentor(f"artifacts/{segment}/"), headers=ibl(JOHN)).json() == {"detail": "Not found."}
+    assert client.delete(prompt(f"all-chats-memory/{segment}/"), headers=ibl(JOHN)).status_code == 404
+    assert client.get(mentor(f"artifacts/3/versions/{segment}/"), headers=ibl(JOHN)).status_code == 404
+
+
+def test_leading_zeros_are_still_the_number(client: TestClient) -> None:
+    assert client.get(mentor("artifacts/001/"), headers=ibl(JOHN)).json()["id"] == 1
+
+
+def test_huge_path_ids_are_not_found(client: TestClient) -> None:
+    r = client.get(mentor(f"artifacts/{MANY_DIGITS}/"), headers=ibl(JOHN))
+    assert r.status_code == 404 and r.json() == {"detail": "Not found."}
+    r = client.delete(prompt(f"all-chats-memory/{MANY_DIGITS}/"), headers=ibl(JOHN))
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("offset", ["9" * 19, "9" * 30, "9" * 4_300])
+def test_huge_virtuousai_offsets_answer_an_empty_window(client: TestClient, offset: str) -> None:
+    r = client.get(f"/api/v1/memory?offset={offset}", headers=vai())
+    assert r.status_code == 200 and r.json() == {"memories": [], "total": 30}
+    r = client.post(f"/api/v1/memory/backfill-entities?offset={offset}", headers=vai())
+    assert r.status_code == 200
+    body = r.json()
+    assert body["examined"] == 0 and body["nextOffset"] == int(offset) and body["hasMore"] is False
+
+
+# --- analytics ranges at the ends of the calendar -------------------------------------------
+
+@pytest.mark.parametrize("aggregation", ["hourly", "daily", "weekly"])
+def test_analytics_up_to_the_last_day_of_the_calendar(client: TestClient, aggregation: str) -> None:
+    r = client.get(f"{AVERAGES}?start_date=9999-12-25&end_date=9999-12-31&aggregation={aggregation}", headers=ibl())
+    assert r.status_code == 200
+    buckets = r.json()
+    assert buckets and all(b["total_sessions"] == 0 for b in buckets)
+    assert buckets[-1]["time"].startswith("9999-12-")
+
+
+@pytest.mark.parametrize("aggregation", ["hourly", "daily", "weekly"])
+def test_analytics_from_the_first_day_of_the_calendar(client: TestClient, aggregation: str) -> None:
+    r = client.get(f"{AVERAGES}?start_date=0001-01-01&end_date=0001-01-07&aggregation={aggregation}", headers=ibl())
+    assert r.status_code == 200 and r.json()[0]["time"] == "0001-01-01T00:00:00Z"
+
+
+def test_analytics_over_the_whole_calendar_is_the_bucket_limit(client: TestClient) -> None:
+    r = client.get(f"{AVERAGES}?start_date=0001-01-01&end_date=9999-12-31&aggregation=weekly", headers=ibl())
+    assert r.status_code == 400 and list(r.json()) == ["end_date"]
