@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from .latitude import allows, body_valid, without_read_only
+from .latitude import allows, body_valid, freed_by, query_param_free, unchecked, without_unchecked
 from .specs import resolved_operation
 
 _VALID_SCALARS = {"date": "2024-06-01", "date-time": "2024-06-01T00:00:00Z", "uuid": "6f1c3c2e-8e1a-4a51-9d5e-0c8b7f9a1b2c"}
@@ -93,11 +93,13 @@ def _cases_for(schema: dict[str, Any], required: bool, query: bool) -> list[tupl
 def query_boundaries(api: str, operation_id: str, lenient: set[str]) -> tuple[dict[str, Any], list[Boundary]]:
     """A valid query for the operation and its boundary cases (``lenient`` parameters have documented fallbacks)."""
     params = [p for p in resolved_operation(api, operation_id).get("parameters", [])
-              if p.get("in") == "query" and p["name"] not in lenient]
+              if p.get("in") == "query" and p["name"] not in lenient and freed_by(p) is None]
     base = {p["name"]: _scalar(p.get("schema", {})) for p in params if p.get("required")}
     found = []
     for p in params:
         for description, value, accept in _cases_for(p.get("schema", {}), bool(p.get("required")), query=True):
+            if not accept and query_param_free(api, p, value):
+                continue
             missing = description.startswith("missing")
             q = {k: v for k, v in base.items() if k != p["name"]}
             if not missing:
@@ -115,7 +117,7 @@ def body_boundaries(api: str, operation_id: str) -> tuple[Any, list[Boundary]]:
         return None, []
     schema = media["schema"]
     base = minimal_body(schema, media.get("example"))
-    props = {k: v for k, v in schema.get("properties", {}).items() if not v.get("readOnly")}
+    props = {k: v for k, v in schema.get("properties", {}).items() if not unchecked(v)}
     required = set(schema.get("required", ()))
     found = []
     for name, prop in props.items():
@@ -135,7 +137,7 @@ def body_boundaries(api: str, operation_id: str) -> tuple[Any, list[Boundary]]:
 def minimal_body(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
     """The example without readOnly fields when it is valid; otherwise the required fields with simple values."""
     if isinstance(example, dict):
-        candidate = without_read_only(schema, example)
+        candidate = without_unchecked(schema, example, read_only_only=True)
         if body_valid(schema, candidate):
             return candidate
     props = schema.get("properties", {})

@@ -67,15 +67,28 @@ def body_valid(schema: dict[str, Any], body: Any) -> bool:
 # --- relaxations ---------------------------------------------------------------------------------
 
 
-def without_read_only(schema: dict[str, Any], value: Any) -> Any:
-    """``value`` with the properties ``schema`` marks readOnly removed, at any depth."""
+def freed_by(node: dict[str, Any]) -> str | None:
+    """The latitude point a spec property or parameter names in ``x-latitude`` (None when it names none)."""
+    point = node.get("x-latitude")
+    return None if point is None else allows(point)
+
+
+def unchecked(prop: dict[str, Any]) -> bool:
+    """A request property a server may ignore: readOnly, or freed by a latitude point in the spec."""
     allows("read-only-request-fields")
+    return bool(prop.get("readOnly")) or freed_by(prop) is not None
+
+
+def without_unchecked(schema: dict[str, Any], value: Any, read_only_only: bool = False) -> Any:
+    """``value`` without the properties a server may ignore (``unchecked``; only the readOnly ones when
+    ``read_only_only``), at any depth."""
+    drop = (lambda p: bool(p.get("readOnly"))) if read_only_only else unchecked
     if isinstance(value, dict) and schema.get("type", "object") == "object":
         props = schema.get("properties", {})
-        return {k: without_read_only(props.get(k, {}), v) for k, v in value.items()
-                if not props.get(k, {}).get("readOnly")}
+        return {k: without_unchecked(props.get(k, {}), v, read_only_only) for k, v in value.items()
+                if not drop(props.get(k, {}))}
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [without_read_only(schema["items"], v) for v in value]
+        return [without_unchecked(schema["items"], v, read_only_only) for v in value]
     return value
 
 
@@ -130,13 +143,13 @@ def body_valid_within_latitude(api: str, operation_id: str, body: Any, media_typ
     """Whether a body the spec rejects is valid once the latitude's relaxations apply.
 
     Undeclared properties are already valid (the specs' objects are open: unknown-request-fields);
-    readOnly properties are dropped; scalars are coerced as the API's framework does.
+    readOnly and latitude-freed properties are dropped; scalars are coerced as the API's framework does.
     """
     allows("unknown-request-fields")
     schema = request_schema(api, operation_id, media_type)
     if schema is None:
         return False
-    relaxed = coerced(api, schema, without_read_only(schema, copy.deepcopy(body)))
+    relaxed = coerced(api, schema, without_unchecked(schema, copy.deepcopy(body)))
     return body_valid(schema, relaxed)
 
 
@@ -174,3 +187,25 @@ def _holds_normalisable(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_normalisable(v) for v in value)
     return normalisable_string(value)
+
+
+def query_param_free(api: str, param: dict[str, Any], value: Any) -> bool:
+    """Whether a server may take this query value without a rejection, whatever the schema says of it:
+    the parameter is freed in the spec (``x-latitude``), or it is an optional ibl filter sent empty."""
+    if freed_by(param) is not None:
+        return True
+    allows("blank-filters")
+    return (api == "ibl" and value == "" and not param.get("required")
+            and param.get("schema", {}).get("type", "string") == "string")
+
+
+def undecodable_body_rejection(api: str, status: int, body: bytes | None) -> bool:
+    """FastAPI's 400 for a request body that is not UTF-8 (it fails before validation)."""
+    allows("undecodable-body")
+    if api != "virtuousai" or status != 400 or not body:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
