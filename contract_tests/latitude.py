@@ -150,7 +150,17 @@ def body_valid_within_latitude(api: str, operation_id: str, body: Any, media_typ
     if schema is None:
         return False
     relaxed = coerced(api, schema, without_unchecked(schema, copy.deepcopy(body)))
-    return body_valid(schema, relaxed)
+    return body_valid(_without_unchecked_properties(schema), relaxed)
+
+
+def _without_unchecked_properties(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` no longer declaring (nor requiring) the top-level properties a server may ignore."""
+    props = schema.get("properties", {})
+    dropped = {k for k, v in props.items() if unchecked(v)}
+    if not dropped:
+        return schema
+    return {**schema, "properties": {k: v for k, v in props.items() if k not in dropped},
+            "required": [k for k in schema.get("required", []) if k not in dropped]}
 
 
 def normalisable_string(value: Any) -> bool:

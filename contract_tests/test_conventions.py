@@ -331,7 +331,9 @@ def test_objects_of_another_user_are_absent(harness: Harness) -> None:
     h.expect_status("all_chats_memory.create_201", made, 201)
     entry = made.json()["id"]
     h.created("ibl_admin", f"{base}{entry}/")
-    ex = h.call("ibl_admin", "DELETE", h.ibl("ai-prompt", f"all-chats-memory/{entry}/", user=stranger))
+    through_stranger = h.ibl("ai-prompt", f"all-chats-memory/{entry}/", user=stranger)
+    h.created("ibl_admin", through_stranger)  # the run's own entry, named through another user's path
+    ex = h.call("ibl_admin", "DELETE", through_stranger)
     h.expect("isolation.chat_memory_other_user_404", ex.status == 404,
              "deleting a user's entry through another user's path must answer 404", made, ex)
     still = h.call("ibl_admin", "GET", base)

@@ -91,6 +91,10 @@ def test_a_body_wrong_only_in_read_only_or_coercible_fields_is_within_latitude()
     assert not latitude.body_valid_within_latitude("ibl", op, {"title": ["t"]})
     assert not latitude.body_valid_within_latitude("ibl", op, {})
     assert not latitude.body_valid_within_latitude("virtuousai", "create_memory", {"content": 5})
+    entry = "ai_prompt_orgs_users_all_chats_memory_create"
+    assert latitude.body_valid_within_latitude("ibl", entry, {"content": "c", "platform_key": "x" * 501})
+    assert latitude.body_valid_within_latitude("ibl", entry, {"content": "c"})
+    assert not latitude.body_valid_within_latitude("ibl", entry, {"content": ["c"], "username": "u", "platform_key": "o"})
 
 
 @pytest.mark.parametrize(("request_body", "response_body", "expected"), [
