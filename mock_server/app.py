@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """
     settings = settings or Settings.from_env()
     if store is None:
-        store = Store.from_file(settings.fixtures) if settings.fixtures else Store()
+        seed = settings.seed if settings.seed is not None else secrets.randbits(63)
+        store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True) if settings.fixtures
+                 else Store(seed=seed, keep_seed=True))
     state = MockState(store=store, settings=settings)
     app = AsyncApp(
         __name__,

@@ -24,7 +24,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="run the mock server",
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
-        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT); flags win.",
+        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED); flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -35,6 +35,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    serve.add_argument("--seed", type=int, help="seed of generated UUIDs (default: a fresh one per start, printed "
+                       "in the banner; the same seed, fixtures and calls give the same ids)")
     from .faults import fault_names  # lazy, as the app: only the CLI and faulty mocks load it
 
     serve.add_argument("--fault", metavar="NAME", help="break the contract on purpose, to test a conformance "
@@ -53,6 +55,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "body_limit": args.body_limit,
         "cors": args.cors,
         "fault": args.fault,
+        "seed": args.seed,
     }
     settings = Settings.from_env(**overrides)
     if args.no_fixtures:
@@ -72,6 +75,7 @@ def banner(settings: Settings, port: int, store: Store) -> str:
         lines.append(f"  {api.title:<24} docs {base}{api.docs_path}/   spec {base}{api.spec_path}")
     lines.append(f"  ibl base path            {base}/api/ai-prompt|ai-mentor|ai-analytics/orgs/<org>/users/<user>/...")
     lines.append(f"  VirtuousAI base path     {base}/api/v1/memory")
+    lines.append(f"  generated UUIDs          seed {store.ids.seed} (--seed {store.ids.seed} gives this run's ids again)")
     if settings.fixtures:
         lines.append(f"dev tokens (from {settings.fixtures}):")
         for key, principal in store.credentials.ibl_tokens.items():

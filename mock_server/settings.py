@@ -29,6 +29,8 @@ class Settings:
     cors: bool = True
     body_limit: int = 1024 * 1024
     fault: str | None = None
+    # Seed of the generated UUIDs; None: a fresh one per start, so ids never repeat across restarts.
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -39,6 +41,8 @@ class Settings:
             raise ValueError(f"port must be 0..65535, not {self.port}")
         if self.body_limit < 1:
             raise ValueError("body limit must be positive")
+        if self.seed is not None and self.seed < 0:
+            raise ValueError("seed must not be negative")
         if self.fault is not None:
             from .faults import FAULTS, unknown_fault_message  # lazy: faults imports the app's layers
 
@@ -65,7 +69,7 @@ class Settings:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "body_limit"):
+    if name in ("port", "body_limit", "seed"):
         try:
             return int(raw)
         except ValueError:

@@ -101,9 +101,12 @@ _TOP_KEYS = ("version", "ids", "users", "tokens", "ibl", "vai")
 class Store:
     """All state. ``load`` replaces it from a fixtures document; ``reset`` goes back to the last one."""
 
-    def __init__(self, clock: Clock | None = None, seed: int = 0) -> None:
+    def __init__(self, clock: Clock | None = None, seed: int = 0, *, keep_seed: bool = False) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
+        # A served mock's own seed wins over a document's ``ids.seed`` (a fresh one per start: a
+        # restart from the same fixtures hands out new UUIDs); a library store follows documents.
+        self.keep_seed = keep_seed
         self.ids = IdSource(seed)
         self.users = UserRegistry()
         self.credentials = Credentials()
@@ -124,9 +127,10 @@ class Store:
     # --- whole-state operations ------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path: str | FsPath = DEFAULT_FIXTURES, clock: Clock | None = None, seed: int = 0) -> Store:
+    def from_file(cls, path: str | FsPath = DEFAULT_FIXTURES, clock: Clock | None = None, seed: int = 0, *,
+                  keep_seed: bool = False) -> Store:
         """A store loaded from a YAML or JSON fixtures file."""
-        store = cls(clock=clock, seed=seed)
+        store = cls(clock=clock, seed=seed, keep_seed=keep_seed)
         store.load(read_document(path))
         return store
 
@@ -135,20 +139,20 @@ class Store:
 
         On a bad document the previous state stays as it was.
         """
-        staged = Store(self.clock, self.seed)
+        staged = self._staging()
         staged._read(document)
         # A private copy for reset(): pickled (many times faster than deepcopy), compressed (a big
         # document's copy would otherwise cost as much memory as its state).
         snapshot = _freeze(document)
         # Adopt the staged state only once the whole document has been read without a problem.
-        self._adopt(staged)
+        self._adopt(staged, keep_ahead=False)
         self._last_document = snapshot
 
     def reset(self) -> None:
-        """Go back to the last loaded document (an empty state if none was loaded)."""
-        staged = Store(self.clock, self.seed)
+        """Go back to the last loaded document (an empty state if none was loaded); ids keep counting."""
+        staged = self._staging()
         staged._read(pickle.loads(zlib.decompress(self._last_document)))
-        self._adopt(staged)
+        self._adopt(staged, keep_ahead=True)
 
     def export(self) -> dict[str, Any]:
         """The whole state as a JSON-serialisable fixtures document."""
@@ -172,9 +176,12 @@ class Store:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _adopt(self, other: Store) -> None:
+    def _staging(self) -> Store:
+        return Store(self.clock, self.seed, keep_seed=self.keep_seed)
+
+    def _adopt(self, other: Store, *, keep_ahead: bool) -> None:
         # Keep the backend objects (handlers may hold them) and move the other's state into them.
-        self.ids.reset(other.ids.seed, other.ids.uuid_counter, other.ids.next)
+        self.ids.adopt(other.ids, keep_ahead=keep_ahead)
         self.users._users = other.users._users
         self.credentials.ibl_tokens = other.credentials.ibl_tokens
         self.credentials.vai_tokens = other.credentials.vai_tokens
@@ -217,6 +224,7 @@ class Store:
                 sections = {name: reader.section(block, name, (api,)) for name in backend.SECTIONS}
                 backend.load(reader, sections, (api,))
         reader.raise_if_failed()
+        self.ids.reserved = reader.uuids
 
     def _read_ids(self, reader: DocReader, document: dict[str, Any]) -> None:
         ids = reader.section(document, "ids", (), kind="dict")
@@ -225,6 +233,8 @@ class Store:
         for name, value in (("seed", seed), ("uuid_counter", counter)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 reader.fail(("ids", name), "integer", value)
+        if self.keep_seed:
+            seed = self.seed
         nxt = reader.section(ids, "next", ("ids",), kind="dict")
         clean: dict[str, int] = {}
         for name, value in nxt.items():

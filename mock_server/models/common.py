@@ -22,13 +22,16 @@ class IdSource:
     """Integer ids per resource and deterministic UUIDs.
 
     UUID number ``n`` is derived from ``(seed, n)`` by hashing, so a store that reloads its own
-    export (which records ``uuid_counter``) continues the very same sequence and never repeats one.
+    export (which records ``uuid_counter``) continues the very same sequence. The UUIDs of the
+    loaded document are ``reserved``: a document without its counter (or from another source)
+    restarts the sequence, and a hashed UUID it already holds is skipped, never handed out again.
     """
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self.uuid_counter = 0
         self.next: dict[str, int] = {}
+        self.reserved: set[str] = set()
 
     def next_int(self, resource: str) -> int:
         """The next integer id of ``resource`` (1, 2, 3, ...)."""
@@ -42,20 +45,36 @@ class IdSource:
             self.next[resource] = value + 1
 
     def uuid4(self) -> str:
-        """The next deterministic version-4 UUID, as a lowercase string."""
-        raw = bytearray(hashlib.blake2b(f"{self.seed}:{self.uuid_counter}".encode(), digest_size=16).digest())
-        self.uuid_counter += 1
-        # What uuid.UUID(bytes=..., version=4) sets: version 4, RFC 4122 variant; formatted directly.
-        raw[6] = raw[6] & 0x0F | 0x40
-        raw[8] = raw[8] & 0x3F | 0x80
-        h = raw.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        """The next deterministic version-4 UUID not reserved, as a lowercase string."""
+        while True:
+            raw = bytearray(hashlib.blake2b(f"{self.seed}:{self.uuid_counter}".encode(), digest_size=16).digest())
+            self.uuid_counter += 1
+            # What uuid.UUID(bytes=..., version=4) sets: version 4, RFC 4122 variant; formatted directly.
+            raw[6] = raw[6] & 0x0F | 0x40
+            raw[8] = raw[8] & 0x3F | 0x80
+            h = raw.hex()
+            found = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+            if found not in self.reserved:
+                return found
 
     def reset(self, seed: int, uuid_counter: int = 0, next_ids: dict[str, int] | None = None) -> None:
         """Start over from a loaded document's counters."""
         self.seed = seed
         self.uuid_counter = uuid_counter
         self.next = dict(next_ids or {})
+
+    def adopt(self, other: IdSource, *, keep_ahead: bool) -> None:
+        """Take over ``other``'s seed, counters and reserved UUIDs; ``keep_ahead``: no counter moves back.
+
+        A reset keeps ahead: the ids handed out since the document was loaded stay handed out.
+        """
+        uuid_counter, next_ids = other.uuid_counter, dict(other.next)
+        if keep_ahead and other.seed == self.seed:
+            uuid_counter = max(uuid_counter, self.uuid_counter)
+            for resource, value in self.next.items():
+                next_ids[resource] = max(value, next_ids.get(resource, 1))
+        self.reset(other.seed, uuid_counter, next_ids)
+        self.reserved = other.reserved
 
 
 @dataclass(slots=True)
@@ -152,6 +171,7 @@ class DocReader:
         # Equal strings read from one document share one object: a JSON parser makes a new string
         # for every occurrence of an org, a username or a mentor id, which costs memory at scale.
         self._strings: dict[str, str] = {}
+        self.uuids: set[str] = set()  # every UUID read: the id source never hands one out again
 
     def keep(self, text: str) -> str:
         """The one stored copy of ``text`` for this document (made on first sight)."""
@@ -218,6 +238,8 @@ class DocReader:
             if ok:
                 if type(converted) is str:  # ids too: a canonical one is the document's own string
                     converted = self.keep(converted)
+                    if base == "uuid":
+                        self.uuids.add(converted)
                 out[name] = converted
             else:
                 self.fail(path + (name,), _KIND.get(base, "custom"), value, message="Invalid value.")
