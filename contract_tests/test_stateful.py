@@ -276,7 +276,8 @@ class AllChatsMemoryMachine(Base):
 
     @rule(target=entries, content=TEXT)
     def create(self, content: str) -> int:
-        ex = self.h.call("ibl_user", "POST", self.base, json={"content": self.tagged(content)})
+        ex = self.h.call("ibl_user", "POST", self.base,
+                         json={"username": self.h.user, "platform_key": self.h.org, "content": self.tagged(content)})
         self.h.expect_status("all_chats_memory.create_201", ex, 201)
         entry = ex.json()
         self.track("ibl_user", f"{self.base}{entry['id']}/")
@@ -290,7 +291,8 @@ class AllChatsMemoryMachine(Base):
 
     @rule(entry=entries, content=TEXT)
     def update(self, entry: int, content: str) -> None:
-        ex = self.h.call("ibl_user", "PUT", f"{self.base}{entry}/", json={"content": self.tagged(content)})
+        ex = self.h.call("ibl_user", "PUT", f"{self.base}{entry}/",
+                         json={"username": self.h.user, "platform_key": self.h.org, "content": self.tagged(content)})
         if entry not in self.model:
             self.h.expect_status("all_chats_memory.update_missing_404", ex, 404)
             return

@@ -169,7 +169,8 @@ def test_create_returns_200(make: Client) -> None:
     for client, status in ((healthy, 201), (faulty, 200)):
         assert client.post(f"{MENTOR}/artifacts/", headers=JOHN, json={"title": "t"}).status_code == status
         assert client.post(VAI_MEMORY, headers=VAI, json={"content": "c"}).status_code == status
-        assert client.post(f"{PROMPT}/all-chats-memory/", headers=JOHN, json={"content": "c"}).status_code == status
+        assert client.post(f"{PROMPT}/all-chats-memory/", headers=JOHN,
+                           json={"username": "johndoe", "platform_key": "main", "content": "c"}).status_code == status
     # Only the status changes: the body is the created object.
     assert faulty.post(f"{MENTOR}/artifacts/", headers=JOHN, json={"title": "u"}).json()["title"] == "u"
 

@@ -114,6 +114,14 @@ def test_bad_aggregation_400(client: TestClient) -> None:
     assert "monthly" in r.json()["aggregation"][0]
 
 
+def test_group_by_is_ignored_but_may_not_be_blank(client: TestClient) -> None:
+    """The client declares group_by with minLength 1: blank is DRF's 400, any other value changes nothing."""
+    dates = {"start_date": "2024-06-01", "end_date": "2024-06-07"}
+    r = client.get(PATH, headers=ibl(), params={**dates, "group_by": ""})
+    assert (r.status_code, r.json()) == (400, {"group_by": ["This field may not be blank."]})
+    assert _series(client, **dates, group_by="day") == _series(client, **dates)
+
+
 def test_more_than_10000_buckets_400(client: TestClient) -> None:
     # 417 days hourly = 10,008 buckets; 416 days = 9,984.
     r = client.get(PATH, headers=ibl(), params={"start_date": "2024-01-01", "end_date": "2025-02-20",

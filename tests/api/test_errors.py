@@ -8,14 +8,15 @@ from starlette.testclient import TestClient
 from tests.api.conftest import ACME, ADMIN, FINISHED_TASK, JANE, JOHN, VAI_DEV, analytics, ibl, mentor, prompt, vai
 
 CID = "2a3f909e-ca8f-4c2d-aae4-6436439caaed"  # a main conversation in the fixtures
+CHAT_MEMORY = {"username": "johndoe", "platform_key": "main", "content": "x"}  # the body the client builds
 
 # Every ibl operation, on paths of user johndoe of org main: (method, path, json body).
 IBL_OPERATIONS = [
     ("GET", prompt("all-chats-memory/"), None),
-    ("POST", prompt("all-chats-memory/"), {"content": "x"}),
-    ("PUT", prompt("all-chats-memory/"), {"content": "x"}),
+    ("POST", prompt("all-chats-memory/"), CHAT_MEMORY),
+    ("PUT", prompt("all-chats-memory/"), CHAT_MEMORY),
     ("DELETE", prompt("all-chats-memory/"), None),
-    ("PUT", prompt("all-chats-memory/1/"), {"content": "x"}),
+    ("PUT", prompt("all-chats-memory/1/"), CHAT_MEMORY),
     ("DELETE", prompt("all-chats-memory/1/"), None),
     ("GET", prompt("chat-memory-status/"), None),
     ("PUT", prompt("chat-memory-status/"), {"enabled": True}),
@@ -222,7 +223,8 @@ def test_a_json_null_body_is_not_a_missing_body(client):
                     headers={"Authorization": "Bearer dev-vai-virtuous-dev-0001", "Content-Type": "application/json"})
     assert r.status_code == 422
     assert r.json()["detail"][0]["type"] == "missing" and r.json()["detail"][0]["loc"] == ["body"]
-    # An absent body is still read as an empty form by DRF: no field is required there.
+    # An absent body is read as an empty form by DRF: the required fields say so.
     r = client.post("/api/ai-prompt/orgs/main/users/johndoe/all-chats-memory/",
                     headers={"Authorization": "Api-Token dev-ibl-user-johndoe-0001"})
-    assert r.status_code == 201
+    assert (r.status_code, r.json()) == (400, {"username": ["This field is required."],
+                                               "platform_key": ["This field is required."]})
