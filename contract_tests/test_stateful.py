@@ -212,6 +212,8 @@ class CustomInstructionMachine(Base):
 def test_custom_instruction(harness: Harness) -> None:
     """custom-instruction: create once, update-then-read, timestamps (updated_at moves, created_at stays)."""
     harness.require("ibl_user")
+    # Its PUT moves updated_at for good, and a new instruction cannot be deleted: only with --allow-destructive.
+    harness.require_safe("ibl_user", "PUT", harness.ibl("ai-mentor", "custom-instruction/"))
     run_machine(harness, CustomInstructionMachine, 30)
 
 

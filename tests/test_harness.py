@@ -13,14 +13,12 @@ from contract_tests.validate import SpecViolation, match_operation, validate_exc
 
 
 def _client(guard: WriteGuard, sent: list[str]) -> httpx.Client:
-    client = guarded_httpx_client(guard, "http://target.invalid")
-
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.method)
         return httpx.Response(204)
 
-    client._transport = httpx.MockTransport(handler)  # the guard runs in an event hook, before the transport
-    return client
+    # The guard wraps the transport: a refused request never reaches the handler.
+    return guarded_httpx_client(guard, "http://target.invalid", transport=httpx.MockTransport(handler))
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
