@@ -173,12 +173,15 @@ def normalisable_string(value: Any) -> bool:
 
 def rejected_fields(body: Any) -> set[str] | None:
     """The top-level field names a 400 (DRF) or 422 (FastAPI) body blames, or None when it names none."""
-    if isinstance(body, dict) and isinstance(body.get("detail"), list):
-        names = {str(item["loc"][1]) for item in body["detail"]
-                 if isinstance(item, dict) and isinstance(item.get("loc"), list) and len(item["loc"]) > 1
-                 and item["loc"][0] == "body"}
+    if not isinstance(body, dict) or not body:
+        return None
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and all(isinstance(item, dict) for item in detail):  # FastAPI
+        names = {str(item["loc"][1]) for item in detail
+                 if isinstance(item.get("loc"), list) and len(item["loc"]) > 1 and item["loc"][0] == "body"}
         return names or None
-    if isinstance(body, dict) and body and "detail" not in body:
+    # DRF field errors: each value a list of messages (or nested errors); {"detail": "..."} is not one
+    if all(isinstance(v, (list, dict)) for v in body.values()):
         return set(body)
     return None
 
@@ -219,3 +222,23 @@ def undecodable_body_rejection(api: str, status: int, body: bytes | None) -> boo
     except UnicodeDecodeError:
         return True
     return False
+
+
+def freed_names(api: str, operation_id: str) -> tuple[set[str], set[str]]:
+    """(body fields, path and query parameters) of an operation that the spec frees with ``x-latitude``."""
+    op = resolved_operation(api, operation_id)
+    params = {p["name"] for p in op.get("parameters", []) if freed_by(p) is not None}
+    schema = request_schema(api, operation_id) or {}
+    fields = {k for k, v in schema.get("properties", {}).items() if freed_by(v) is not None}
+    return fields, params
+
+
+def rejection_only_of_freed(api: str, operation_id: str, status: int, response_body: Any) -> bool:
+    """A rejection of a valid request that names only fields or parameters the spec frees (references,
+    alternative formats), or a 404 of an operation with a freed path parameter."""
+    fields, params = freed_names(api, operation_id)
+    if status == 404:
+        op = resolved_operation(api, operation_id)
+        return any(p["name"] in params and p.get("in") == "path" for p in op.get("parameters", []))
+    names = rejected_fields(response_body) if status in (400, 422) else None
+    return bool(names) and names <= fields | params

@@ -105,7 +105,21 @@ def test_a_body_wrong_only_in_read_only_or_coercible_fields_is_within_latitude()
     ({"content": " "}, {"detail": [{"type": "x", "loc": ["body", "content"], "msg": "m", "input": " "}]}, True),
     ({"content": " "}, {"detail": "Not found."}, False),
     ({"title": "  "}, {}, False),
+    ({"detail": "", "tag": ""}, {"tag": ["This field may not be blank."], "detail": ["This field may not be blank."]}, True),
+    ({"detail": ""}, {"detail": "Not found."}, False),
 ])
 def test_rejections_of_normalisable_strings(request_body: dict, response_body: dict, expected: bool) -> None:
     """Only a rejection that blames nothing but whitespace-only, NUL or surrogate strings is within latitude."""
     assert latitude.rejection_only_of_normalisable_strings(request_body, response_body) is expected
+
+
+def test_rejections_naming_only_freed_fields_are_within_latitude() -> None:
+    """set-current's version_id and download task ids are freed in the spec; other fields are not."""
+    version = "ai_mentor_orgs_users_artifacts_versions_set_current_create"
+    assert latitude.rejection_only_of_freed("ibl", version, 400, {"version_id": ["Invalid pk \"0\"."]})
+    assert not latitude.rejection_only_of_freed("ibl", version, 400, {"version_id": ["x"], "other": ["y"]})
+    assert not latitude.rejection_only_of_freed("ibl", version, 404, {"detail": "Not found."})
+    task = "ai_mentor_orgs_users_downloads_tasks_retrieve"
+    assert latitude.rejection_only_of_freed("ibl", task, 400, {"task_id": ["Must be a valid UUID."]})
+    assert latitude.rejection_only_of_freed("ibl", task, 404, {"detail": "Not found."})
+    assert not latitude.rejection_only_of_freed("ibl", "ai_mentor_orgs_users_artifacts_create", 400, {"title": ["x"]})
