@@ -120,11 +120,14 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="run the conformance harness against a server",
         description="Check a server against the contract (the pytest suite in contract_tests/). Without "
         "--target (or TARGET_URL) the mock is started in-process. Credentials come from IBL_ORG, IBL_USER, "
-        "IBL_USER_TOKEN, IBL_ADMIN_TOKEN, IBL_OTHER_ORG, IBL_OTHER_ORG_TOKEN, VAI_TOKEN, VAI_OTHER_TOKEN; "
-        "checks whose credentials are missing are skipped. Exit 0 when the target conforms.",
+        "IBL_USER_TOKEN, IBL_ADMIN_TOKEN, IBL_OTHER_ORG, IBL_OTHER_ORG_TOKEN, VAI_TOKEN, VAI_OTHER_TOKEN, "
+        "as environment variables or in a --credentials file (the environment wins); checks whose credentials "
+        "are missing are skipped. Nothing that existed before the run is changed or deleted without "
+        "--allow-destructive. Exit 0 when the target conforms, 1 on a failure, 5 when nothing was checked.",
     )
     check.add_argument("--target", help="base URL of the server under test (default: TARGET_URL, else in-process mock)")
     check.add_argument("--api", choices=("ibl", "virtuousai", "all"), default="all", help="which API to check")
+    check.add_argument("--credentials", metavar="FILE", help="dotenv file of the credential variables")
     check.add_argument("--read-only", action="store_true", help="send only GET/HEAD/OPTIONS")
     check.add_argument("--max-writes", type=int, help="cap on unsafe requests; write checks past it are skipped")
     check.add_argument("--seed", type=int, help="Hypothesis seed (runs are reproducible with it)")
@@ -132,23 +135,17 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     check.add_argument("--profile", choices=("quick", "deep"), default="quick", help="quick (default) or deep")
     check.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     check.add_argument("--report", metavar="FILE", help="write a self-contained HTML report")
+    check.add_argument("--baseline", metavar="FILE",
+                       help="YAML of known deviations (check, operation, reason): only other failures fail the run")
+    check.add_argument("--fail-on-uncovered", action="store_true",
+                       help="exit 1 when an operation never answered a 2xx")
     check.add_argument("--mock-fault", metavar="NAME", help="in-process mock only: inject this fault")
     check.add_argument("--allow-destructive", action="store_true",
-                       help="fuzz PUT/PATCH/DELETE on drawn ids of a target that is not a memmock")
+                       help="let checks change or delete what existed before the run (implied for the in-process mock)")
+    check.add_argument("--spec-source", choices=("file", "served"), help="contract from spec/ (default) or as served")
+    check.add_argument("--replay", metavar="NODEID", help="rerun only this check (as a replay line gives it)")
+    check.add_argument("--hypothesis-case", metavar="BLOB", help="and only this hypothesis case of it")
     check.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --), e.g. -- -k pagination")
-
-
-def _without_seed(args: list[str]) -> list[str]:
-    # The replay line adds its own --seed.
-    kept, skip = [], False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg == "--seed":
-            skip = True
-        elif not arg.startswith("--seed="):
-            kept.append(arg)
-    return kept
 
 
 def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -160,19 +157,21 @@ def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from .settings import PACKAGE_ROOT
 
     given = list(sys.argv[1:] if argv is None else argv)
-    opts = [str(PACKAGE_ROOT / "contract_tests"), "-p", "no:cacheprovider", "-o", "addopts=-ra --strict-markers",
-            "-v", "--tb=short",
-            "--api", args.api, "--profile", args.profile,
-            "--memmock-invocation", "memmock " + " ".join(shlex.quote(a) for a in _without_seed(given))]
+    # A replay's node id is relative to the project root, pytest's rootdir here.
+    selected = str(PACKAGE_ROOT / args.replay) if args.replay else str(PACKAGE_ROOT / "contract_tests")
+    opts = [selected, "-p", "no:cacheprovider", "-o", "addopts=-ra --strict-markers", "-v", "--tb=short",
+            "--api", args.api, "--profile", args.profile, "--memmock-invocation", shlex.join(["memmock", *given])]
     for flag, value in (("--target", args.target), ("--max-writes", args.max_writes), ("--seed", args.seed),
                         ("--max-examples", args.max_examples), ("--report", args.report),
-                        ("--mock-fault", args.mock_fault), ("--junitxml", args.junit)):
+                        ("--mock-fault", args.mock_fault), ("--junitxml", args.junit),
+                        ("--credentials", args.credentials), ("--baseline", args.baseline),
+                        ("--spec-source", args.spec_source), ("--hypothesis-case", args.hypothesis_case)):
         if value is not None:
             opts += [flag, str(value)]
-    if args.read_only:
-        opts.append("--read-only")
-    if args.allow_destructive:
-        opts.append("--allow-destructive")
+    for flag, on in (("--read-only", args.read_only), ("--allow-destructive", args.allow_destructive),
+                     ("--fail-on-uncovered", args.fail_on_uncovered)):
+        if on:
+            opts.append(flag)
     return int(pytest.main(opts + list(args.pytest_args)))
 
 
