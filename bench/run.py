@@ -260,7 +260,8 @@ def restore(server: Server) -> None:
 
 def reset(server: Server) -> None:
     if server.name == "memmock":
-        httpx.post(f"{server.url('ibl')}/_mock/reset", timeout=120).raise_for_status()
+        httpx.post(f"{server.url('ibl')}/_mock/reset", headers={"Content-Type": "application/json"},
+                   timeout=120).raise_for_status()
 
 
 # --- scale, memory, startup --------------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .settings import AUTH_MODES, LOG_LEVELS, Settings
+from .settings import AUTH_MODES, LOG_LEVELS, Settings, is_loopback
 
 if TYPE_CHECKING:
     from .store import Store
@@ -24,7 +24,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="run the mock server",
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
-        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED); flags win.",
+        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED, "
+        "MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -35,6 +36,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    serve.add_argument("--admin-token", help="token every /_mock request must send as 'Authorization: Bearer "
+                       "<token>'; required with a --host beyond loopback")
+    serve.add_argument("--admin-host", dest="admin_hosts", action="append", metavar="NAME",
+                       help="a Host name /_mock also answers on a loopback bind (repeatable; default: "
+                       "127.0.0.1, localhost, *.localhost and [::1] only)")
     serve.add_argument("--seed", type=int, help="seed of generated UUIDs (default: a fresh one per start, printed "
                        "in the banner; the same seed, fixtures and calls give the same ids)")
     from .faults import fault_names  # lazy, as the app: only the CLI and faulty mocks load it
@@ -56,6 +62,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "cors": args.cors,
         "fault": args.fault,
         "seed": args.seed,
+        "admin_token": args.admin_token,
+        "admin_hosts": tuple(args.admin_hosts) if args.admin_hosts else None,
     }
     settings = Settings.from_env(**overrides)
     if args.no_fixtures:
@@ -71,6 +79,11 @@ def banner(settings: Settings, port: int, store: Store) -> str:
     lines = [f"memmock listening on {base}  (auth: {settings.auth}, strict: {settings.strict})"]
     if settings.fault:
         lines.append(f"FAULT INJECTED: {settings.fault!r}: this mock breaks its contract on purpose")
+    if settings.admin_token:
+        lines.append("admin plane /_mock: every request needs 'Authorization: Bearer <the admin token>'")
+    if is_loopback(settings.host):
+        names = ", ".join(("127.0.0.1", "localhost", "[::1]", *settings.admin_hosts))
+        lines.append(f"admin plane /_mock: answers only a loopback Host ({names}); no CORS; writes need JSON")
     for api in APIS:
         lines.append(f"  {api.title:<24} docs {base}{api.docs_path}/   spec {base}{api.spec_path}")
     lines.append(f"  ibl base path            {base}/api/ai-prompt|ai-mentor|ai-analytics/orgs/<org>/users/<user>/...")
@@ -88,6 +101,14 @@ def banner(settings: Settings, port: int, store: Store) -> str:
     return "\n".join(lines)
 
 
+def startup_warnings(settings: Settings) -> list[str]:
+    """What ``serve`` warns about on stderr before it listens."""
+    if settings.auth == "open" and not is_loopback(settings.host):
+        return [f"WARNING: --auth open on --host {settings.host}: anyone who reaches this port reads and writes "
+                "every API's data with any credential of the right form"]
+    return []
+
+
 def serve(settings: Settings) -> int:
     """Run the mock until interrupted."""
     import uvicorn
@@ -100,6 +121,8 @@ def serve(settings: Settings) -> int:
     # collection pauses before, 6-8 ms after.
     serve_gc()
     settle_heap()
+    for warning in startup_warnings(settings):
+        print(warning, file=sys.stderr, flush=True)
     print(banner(settings, settings.port, app.state.store), flush=True)
     uvicorn.run(
         app,

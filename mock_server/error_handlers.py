@@ -31,6 +31,7 @@ from .errors import (
     Problem,
     Style,
     UnsupportedMediaType,
+    headers_for,
     render,
 )
 from .validation import style_of
@@ -46,7 +47,7 @@ def _respond(status: int, body: object, headers: dict[str, str] | None = None) -
 
 def _send(request: ConnexionRequest, error: MockError, headers: dict[str, str] | None = None) -> ConnexionResponse:
     status, body = render(error, style_of(request.scope))
-    return _respond(status, body, headers)
+    return _respond(status, body, {**headers_for(error), **(headers or {})})
 
 
 def on_mock_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -38,9 +38,13 @@ class MockError(Exception):
 
 @dataclass
 class NotAuthenticated(MockError):
-    """No usable credential: ``missing`` (none sent, or wrong form) or ``invalid`` (unknown)."""
+    """No usable credential: ``missing`` (none sent, or wrong form) or ``invalid`` (unknown).
+
+    ``challenge``, when given, is sent as ``WWW-Authenticate``: how to authenticate.
+    """
 
     reason: str = "missing"
+    challenge: str | None = None
 
 
 @dataclass
@@ -245,6 +249,13 @@ def _fastapi_detail(problems: list[Problem]) -> list[dict[str, Any]]:
             item["ctx"] = {ctx_key: problem.params["limit"]}
         detail.append(item)
     return detail
+
+
+def headers_for(error: MockError) -> dict[str, str]:
+    """The response headers an error carries besides its body (``WWW-Authenticate``)."""
+    if isinstance(error, NotAuthenticated) and error.challenge:
+        return {"WWW-Authenticate": error.challenge}
+    return {}
 
 
 def render(error: MockError, style: Style) -> tuple[int, dict[str, Any]]:

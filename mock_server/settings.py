@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -31,6 +32,8 @@ class Settings:
     fault: str | None = None
     # Seed of the generated UUIDs; None: a fresh one per start, so ids never repeat across restarts.
     seed: int | None = None
+    admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
+    admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -43,6 +46,13 @@ class Settings:
             raise ValueError("body limit must be positive")
         if self.seed is not None and self.seed < 0:
             raise ValueError("seed must not be negative")
+        if self.admin_token is not None and not self.admin_token.strip():
+            raise ValueError("admin token must not be empty")
+        if self.admin_token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"--host {self.host} is beyond loopback, where anyone who reaches the port could read and replace "
+                "every token and record through /_mock: set --admin-token (or MEMMOCK_ADMIN_TOKEN), which every "
+                "/_mock request must then send as 'Authorization: Bearer <token>'")
         if self.fault is not None:
             from .faults import FAULTS, unknown_fault_message  # lazy: faults imports the app's layers
 
@@ -68,12 +78,24 @@ class Settings:
         return replace(self, **changes)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` listens on this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:  # 0.0.0.0 and :: are addresses, not loopback; any other name may resolve anywhere
+        return False
+
+
 def _parse(name: str, raw: str) -> Any:
     if name in ("port", "body_limit", "seed"):
         try:
             return int(raw)
         except ValueError:
             raise ValueError(f"MEMMOCK_{name.upper()} must be an integer, not {raw!r}") from None
+    if name == "admin_hosts":
+        return tuple(host.strip() for host in raw.split(",") if host.strip())
     if name in ("strict", "cors"):
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):

@@ -1,9 +1,10 @@
 """The middleware stack, in request order, and the connexion layers the mock trims.
 
-Every request runs: server errors → CORS → exception handlers (errors.render) → state and body
-limit → Swagger UI (docs paths only) → routing (a segment tree, routes.py) → [fault] →
-security (connexion's checks on a lean request) → request validation (validation.py, prepared once
-per operation) → [response validation, strict mode] → lifespan → dispatch.py → the handler.
+Every request runs: server errors → CORS (not on /_mock) → exception handlers (errors.render) →
+admin guard (/_mock only) → state and body limit → Swagger UI (docs paths only) → routing (a
+segment tree, routes.py) → [fault] → security (connexion's checks on a lean request) → request
+validation (validation.py, prepared once per operation) → [response validation, strict mode] →
+lifespan → dispatch.py → the handler.
 Once routed, a request goes from one operation object to the next (``linked``) rather than
 through each middleware's lookup of its operation.
 """
@@ -34,6 +35,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admin_guard import AdminGuard, is_admin_path
 from .headers import first_header
 from .routes import PathInteger, RouteTable
 from .settings import Settings
@@ -226,16 +228,21 @@ def _raising(exc: Exception) -> ASGIApp:
 
 
 class LeanCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, with a short way for requests that carry no ``Origin`` (not CORS requests).
+    """Starlette's CORS for the APIs, with a short way for requests that carry no ``Origin``.
 
-    Those only get ``Vary: Origin`` added, as Starlette does, without parsing the request headers
-    twice and the response headers once per request.
+    Those (not CORS requests) only get ``Vary: Origin`` added, as Starlette does, without parsing
+    the request headers twice and the response headers once per request. The admin plane gets no
+    CORS headers at all: no page on another origin may read it or pass a preflight to it.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and first_header(scope["headers"], b"origin") is None:
-            await self.app(scope, receive, _VaryOrigin(send))
-            return
+        if scope["type"] == "http":
+            if is_admin_path(scope["path"]):  # no page on another origin may read or preflight /_mock
+                await self.app(scope, receive, send)
+                return
+            if first_header(scope["headers"], b"origin") is None:
+                await self.app(scope, receive, _VaryOrigin(send))
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -339,6 +346,7 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
                                        allow_headers=["*"], expose_headers=["*"]))
     stack += [
         LeanExceptionMiddleware,
+        functools.partial(AdminGuard, settings=settings),
         functools.partial(StateMiddleware, state=state),
         functools.partial(DocsSwaggerUIMiddleware, prefixes=docs_prefixes),
         IndexedRoutingMiddleware,

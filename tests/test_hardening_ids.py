@@ -13,9 +13,9 @@ from mock_server.app import create_app
 from mock_server.clock import FixedClock
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import Store
-from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, analytics, conversation_body, ibl, mentor, vai
+from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, TESTSERVER, analytics, conversation_body, ibl, mentor, vai
 
-SETTINGS = Settings(fixtures=None, strict=True)
+SETTINGS = Settings(fixtures=None, strict=True, admin_hosts=TESTSERVER)
 HISTORY = analytics("chat-history/")
 ARTIFACTS = mentor("artifacts/")
 
@@ -103,7 +103,7 @@ def test_import_without_any_counters_continues_above_the_stored_integer_ids(clie
 def test_a_reset_does_not_hand_out_ids_again(client: TestClient) -> None:
     before_mems, before_convs = create_some(client, 3)
     before_artifact = client.post(ARTIFACTS, headers=ibl(JOHN), json={"title": "a"}).json()["id"]
-    assert client.post("/_mock/reset").status_code == 204
+    assert client.post("/_mock/reset", headers={"Content-Type": "application/json"}).status_code == 204
     mems, convs = create_some(client, 3)
     artifact = client.post(ARTIFACTS, headers=ibl(JOHN), json={"title": "b"}).json()["id"]
     assert not set(mems) & set(before_mems) and not set(convs) & set(before_convs)
@@ -129,7 +129,7 @@ def test_the_seed_of_a_served_mock_wins_over_the_document(tmp_path) -> None:
     document["ids"] = {"seed": 0}
     path = tmp_path / "state.json"
     path.write_text(json.dumps(document))
-    with TestClient(create_app(Settings(strict=True, fixtures=path, seed=7))) as c:
+    with TestClient(create_app(Settings(strict=True, fixtures=path, seed=7, admin_hosts=TESTSERVER))) as c:
         assert c.get("/_mock/state").json()["ids"]["seed"] == 7
         made = c.post("/api/v1/memory", headers=vai(), json={"content": "x"}).json()["id"]
     assert made == Store(seed=7).vai_memory.create("o", "x")["id"]

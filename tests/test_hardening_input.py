@@ -11,9 +11,9 @@ from mock_server.app import create_app
 from mock_server.clock import FixedClock
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import Store
-from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, analytics, ibl, mentor, prompt, vai
+from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, TESTSERVER, analytics, ibl, mentor, prompt, vai
 
-SETTINGS = Settings(fixtures=None, strict=True)
+SETTINGS = Settings(fixtures=None, strict=True, admin_hosts=TESTSERVER)
 JSON = {"Content-Type": "application/json"}
 ARTIFACTS = mentor("artifacts/")
 AVERAGES = analytics("average-messages-per-session/")

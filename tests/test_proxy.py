@@ -29,7 +29,7 @@ def proxy(mock: InProcessMock) -> Iterator[HidingProxy]:
     """The proxy in front of it, reset to the fixtures after each test."""
     with start_hiding_proxy(mock.url) as running:
         yield running
-    httpx.post(mock.url + "/_mock/reset")
+    httpx.post(mock.url + "/_mock/reset", headers={"Content-Type": "application/json"})
 
 
 @pytest.mark.parametrize("path", ["/_mock", "/_mock/", "/_mock/health", "/_mock/state?x=1"])

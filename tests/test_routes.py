@@ -25,7 +25,8 @@ SAMPLES = ["main", "johndoe", "1", "42", "-3", "007", "users", "artifacts", "a b
 @pytest.fixture(scope="module")
 def routing() -> IndexedRoutingMiddleware:
     app = create_app(Settings(fixtures=None))
-    TestClient(app).get("/_mock/health")  # connexion builds its middleware stack on first use
+    # connexion builds its middleware stack on first use; the admin plane answers a loopback Host
+    TestClient(app, base_url="http://127.0.0.1").get("/_mock/health")
     return next(m for m in app.middleware.middleware_stack if isinstance(m, IndexedRoutingMiddleware))
 
 

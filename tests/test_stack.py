@@ -19,7 +19,8 @@ DELETE_MEMORY = ("/api/v1", "mock_server.api.vai_memory.delete_memory")
 def chain(settings: Settings) -> list[Any]:
     """The objects a routed DELETE /api/v1/memory/{id} passes after routing, outermost first."""
     app = create_app(settings)
-    TestClient(app).get("/_mock/health")  # connexion builds its middleware stack on first use
+    # connexion builds its middleware stack on first use; the admin plane answers a loopback Host
+    TestClient(app, base_url="http://127.0.0.1").get("/_mock/health")
     routing = next(m for m in app.middleware.middleware_stack if isinstance(m, IndexedRoutingMiddleware))
     out, layer = [], linked(routing.next_app, *DELETE_MEMORY)
     while layer is not None and len(out) < 10:

@@ -22,7 +22,9 @@ def fixtures_document() -> dict:
     return Store.from_file(DEFAULT_FIXTURES).export()
 
 
-STRICT = Settings(strict=True, fixtures=None)
+# TestClient addresses the mock as Host "testserver": the admin plane answers only names it is given.
+TESTSERVER = ("testserver",)
+STRICT = Settings(strict=True, fixtures=None, admin_hosts=TESTSERVER)
 
 
 @pytest.fixture(scope="session")
@@ -128,12 +130,12 @@ def make_client(settings: Settings, store: Store) -> TestClient:
 @pytest.fixture
 def open_client(store: Store) -> Iterator[TestClient]:
     """A client of a mock in ``--auth open`` mode."""
-    with make_client(Settings(auth="open", strict=True, fixtures=None), store) as test_client:
+    with make_client(Settings(auth="open", strict=True, fixtures=None, admin_hosts=TESTSERVER), store) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def small_client(store: Store) -> Iterator[TestClient]:
     """A client of a mock whose body limit is 64 bytes."""
-    with make_client(Settings(strict=True, fixtures=None, body_limit=64), store) as test_client:
+    with make_client(Settings(strict=True, fixtures=None, body_limit=64, admin_hosts=TESTSERVER), store) as test_client:
         yield test_client

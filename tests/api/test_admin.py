@@ -24,7 +24,7 @@ def test_reset_restores_the_fixtures(client: TestClient) -> None:
     client.delete(mentor("artifacts/1/"), headers=ibl(JOHN))
     client.post("/api/v1/memory", headers=vai(), json={"content": "x"})
     assert client.get(mentor("artifacts/1/"), headers=ibl(JOHN)).status_code == 404
-    r = client.post("/_mock/reset")
+    r = client.post("/_mock/reset", headers={"Content-Type": "application/json"})
     assert r.status_code == 204 and r.content == b""
     assert client.get(mentor("artifacts/1/"), headers=ibl(JOHN)).status_code == 200
     assert client.get("/api/v1/memory", headers=vai()).json()["total"] == 30
@@ -50,7 +50,7 @@ def test_import_replaces_state_and_reset_returns_to_it(client: TestClient) -> No
     assert client.put("/_mock/state", json=smaller).status_code == 204
     assert client.get(mentor("artifacts/"), headers=ibl(JOHN)).json()["count"] == 1
     client.delete(mentor("artifacts/1/"), headers=ibl(JOHN))
-    client.post("/_mock/reset")
+    client.post("/_mock/reset", headers={"Content-Type": "application/json"})
     # Reset goes back to the last imported document, not to the original fixtures.
     assert client.get(mentor("artifacts/"), headers=ibl(JOHN)).json()["count"] == 1
 

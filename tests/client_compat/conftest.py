@@ -67,7 +67,8 @@ def _wait_until_up(url: str, thread: threading.Thread, timeout: float = 15.0) ->
 @pytest.fixture(autouse=True)
 def fresh_state(mock_url: str) -> None:
     """Every test starts from the default fixtures, so tests do not depend on their order."""
-    request = urllib.request.Request(f"{mock_url}/_mock/reset", method="POST")
+    request = urllib.request.Request(f"{mock_url}/_mock/reset", method="POST",
+                                     headers={"Content-Type": "application/json"})
     with _direct.open(request, timeout=5) as resp:
         assert resp.status == 204
 
