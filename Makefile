@@ -9,6 +9,9 @@ VENV3 := .venv-iblai3
 PY3 := $(VENV3)/bin/python
 IBLAI3_INSTALLED := $(VENV3)/.installed
 ARGS ?=
+# Credentials for `make check`/`make fuzz`: the dev tokens of fixtures/default.yaml (what `make serve` loads).
+# For another server, name its file (CREDENTIALS=staging.env) or export the variables: they win over the file.
+CREDENTIALS ?= fixtures/dev-credentials.env
 
 .PHONY: serve test check fuzz client-compat bench install install-test clean
 
@@ -46,10 +49,11 @@ client-compat: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every ibl operation thro
 	$(PY3) -m pytest tests/client_compat -q
 
 check: $(TEST_INSTALLED) ## conformance harness (quick) against TARGET_URL, or the in-process mock when unset
-	$(VENV)/bin/memmock check $(if $(TARGET_URL),--target $(TARGET_URL)) $(ARGS)
+	$(VENV)/bin/memmock check $(if $(TARGET_URL),--target $(TARGET_URL)) --credentials $(CREDENTIALS) $(ARGS)
 
 fuzz: $(TEST_INSTALLED) ## the harness's deep profile (many more examples); HTML report in reports/fuzz.html
-	$(VENV)/bin/memmock check --profile deep --report reports/fuzz.html $(if $(TARGET_URL),--target $(TARGET_URL)) $(ARGS)
+	$(VENV)/bin/memmock check --profile deep --report reports/fuzz.html $(if $(TARGET_URL),--target $(TARGET_URL)) \
+		--credentials $(CREDENTIALS) $(ARGS)
 
 bench: $(TEST_INSTALLED) ## memmock vs bare Starlette under wrk (ARGS=--prism adds Prism; needs wrk for best numbers)
 	$(PY) bench/run.py $(ARGS)
