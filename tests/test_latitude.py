@@ -109,17 +109,27 @@ def test_a_body_wrong_only_in_read_only_or_coercible_fields_is_within_latitude()
     ({"detail": ""}, {"detail": "Not found."}, False),
 ])
 def test_rejections_of_normalisable_strings(request_body: dict, response_body: dict, expected: bool) -> None:
-    """Only a rejection that blames nothing but whitespace-only, NUL or surrogate strings is within latitude."""
-    assert latitude.rejection_only_of_normalisable_strings(request_body, response_body) is expected
+    """Only a rejection that blames nothing but empty, whitespace-only, NUL or surrogate strings is within latitude."""
+    status = 422 if isinstance(response_body.get("detail"), list) else 400
+    assert latitude.rejection_within_latitude("ibl", "ai_mentor_orgs_users_artifacts_create", status, request_body,
+                                              response_body) is expected
 
 
 def test_rejections_naming_only_freed_fields_are_within_latitude() -> None:
     """set-current's version_id and download task ids are freed in the spec; other fields are not."""
     version = "ai_mentor_orgs_users_artifacts_versions_set_current_create"
-    assert latitude.rejection_only_of_freed("ibl", version, 400, {"version_id": ["Invalid pk \"0\"."]})
-    assert not latitude.rejection_only_of_freed("ibl", version, 400, {"version_id": ["x"], "other": ["y"]})
-    assert not latitude.rejection_only_of_freed("ibl", version, 404, {"detail": "Not found."})
+    assert latitude.rejection_within_latitude("ibl", version, 400, None, {"version_id": ["Invalid pk \"0\"."]})
+    assert not latitude.rejection_within_latitude("ibl", version, 400, None, {"version_id": ["x"], "other": ["y"]})
+    assert not latitude.rejection_within_latitude("ibl", version, 404, None, {"detail": "Not found."})
     task = "ai_mentor_orgs_users_downloads_tasks_retrieve"
-    assert latitude.rejection_only_of_freed("ibl", task, 400, {"task_id": ["Must be a valid UUID."]})
-    assert latitude.rejection_only_of_freed("ibl", task, 404, {"detail": "Not found."})
-    assert not latitude.rejection_only_of_freed("ibl", "ai_mentor_orgs_users_artifacts_create", 400, {"title": ["x"]})
+    assert latitude.rejection_within_latitude("ibl", task, 400, None, {"task_id": ["Must be a valid UUID."]})
+    assert latitude.rejection_within_latitude("ibl", task, 404, None, {"detail": "Not found."})
+    assert not latitude.rejection_within_latitude("ibl", "ai_mentor_orgs_users_artifacts_create", 400, None, {"title": ["x"]})
+
+
+def test_a_rejection_may_mix_freed_fields_and_normalisable_strings() -> None:
+    """chat-history create: a blank model and out-of-range tool ids together are within latitude; a title is not."""
+    op = "ai_analytics_orgs_users_chat_history_create"
+    body = {"model": "", "tools": [-1], "title": "t"}
+    assert latitude.rejection_within_latitude("ibl", op, 400, body, {"model": ["blank"], "tools": {"0": [">= 0"]}})
+    assert not latitude.rejection_within_latitude("ibl", op, 400, body, {"model": ["blank"], "title": ["bad"]})
