@@ -70,9 +70,10 @@ class InvalidPage(NotFound):
 
 @dataclass
 class MethodNotAllowed(MockError):
-    """The path exists but not with this method."""
+    """The path exists but not with this method; ``allow``: the methods it has (the ``Allow`` header)."""
 
     method: str
+    allow: tuple[str, ...] = ()
 
 
 @dataclass
@@ -252,9 +253,11 @@ def _fastapi_detail(problems: list[Problem]) -> list[dict[str, Any]]:
 
 
 def headers_for(error: MockError) -> dict[str, str]:
-    """The response headers an error carries besides its body (``WWW-Authenticate``)."""
+    """The response headers an error carries besides its body (``WWW-Authenticate``, ``Allow``)."""
     if isinstance(error, NotAuthenticated) and error.challenge:
         return {"WWW-Authenticate": error.challenge}
+    if isinstance(error, MethodNotAllowed) and error.allow:
+        return {"Allow": ", ".join(error.allow)}
     return {}
 
 

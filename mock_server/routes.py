@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from starlette.convertors import Convertor, IntegerConvertor
@@ -60,8 +61,9 @@ _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}$")
 class _MountTree:
     """The routes of one mount as a tree of segments; None from ``build`` when a route does not fit."""
 
-    def __init__(self, root: _Node) -> None:
+    def __init__(self, root: _Node, mount_path: str) -> None:
         self.root = root
+        self.mount_path = mount_path
 
     @classmethod
     def build(cls, mount: Mount) -> _MountTree | None:
@@ -95,11 +97,26 @@ class _MountTree:
                     node.params.append((name, pattern, convertor, child))
                     node = child
             node.endpoints.append(_Endpoint(order, frozenset(route.methods), operation_id, route.param_convertors))
-        return cls(root)
+        return cls(root, mount.path)
 
     def find(self, method: str, inner_path: str) -> tuple[str, dict[str, Any]] | None:
         """The first route (in Starlette's order) matching path and method: (operation id, params)."""
         best: tuple[_Endpoint, tuple[tuple[str, str], ...]] | None = None
+        for endpoint, raw in self._matches(inner_path):
+            if method in endpoint.methods and (best is None or endpoint.order < best[0].order):
+                best = (endpoint, raw)
+        if best is None:
+            return None
+        endpoint, raw = best
+        convertors = endpoint.convertors
+        return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
+
+    def methods(self, inner_path: str) -> frozenset[str]:
+        """Every method some route of this path takes (empty: no route has the path)."""
+        return frozenset(m for endpoint, _ in self._matches(inner_path) for m in endpoint.methods)
+
+    def _matches(self, inner_path: str) -> Iterator[tuple[_Endpoint, tuple[tuple[str, str], ...]]]:
+        """Every endpoint whose path matches, with the raw path parameters it matched."""
         segments = inner_path.split("/")
         last = len(segments)
         # Depth-first over literal and parameter branches; few branches exist, so few are tried.
@@ -108,8 +125,7 @@ class _MountTree:
             node, depth, raw = stack.pop()
             if depth == last:
                 for endpoint in node.endpoints:
-                    if method in endpoint.methods and (best is None or endpoint.order < best[0].order):
-                        best = (endpoint, raw)
+                    yield endpoint, raw
                 continue
             segment = segments[depth]
             literal = node.literals.get(segment)
@@ -118,14 +134,11 @@ class _MountTree:
             for name, pattern, _, child in node.params:
                 if pattern.fullmatch(segment):
                     stack.append((child, depth + 1, (*raw, (name, segment))))
-        if best is None:
-            return None
-        endpoint, raw = best
-        convertors = endpoint.convertors
-        return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
 
 
 RECENT_PATHS = 1_000
+# The order Django lists a view's methods in its Allow header (http_method_names).
+ALLOW_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class RouteTable:
@@ -155,7 +168,27 @@ class RouteTable:
         routed = self._recent[key] = self._find(method, path)
         return routed
 
+    def allowed(self, path: str) -> tuple[str, ...]:
+        """The methods the path's routes take, in Django's order (empty: only Starlette can tell)."""
+        placed = self._mount_of(path)
+        if placed is None:
+            return ()
+        tree, inner = placed
+        methods = tree.methods(inner)
+        return tuple(m for m in ALLOW_ORDER if m in methods) + tuple(sorted(methods - set(ALLOW_ORDER)))
+
     def _find(self, method: str, path: str) -> Routed | None:
+        placed = self._mount_of(path)
+        if placed is None:
+            return None
+        tree, inner = placed
+        found = tree.find(method, inner)
+        if found is None:
+            return None
+        return Routed(tree.mount_path, found[0], found[1])
+
+    def _mount_of(self, path: str) -> tuple[_MountTree, str] | None:
+        """The tree of the mount Starlette hands the path to, and the rest of the path."""
         for mount, tree in self._mounts:
             if not isinstance(mount, Mount):
                 return None
@@ -165,8 +198,5 @@ class RouteTable:
             # Starlette hands the rest of the path to the first mount that matches, and to no other.
             if tree is None:
                 return None
-            found = tree.find(method, "/" + match.group("path"))
-            if found is None:
-                return None
-            return Routed(mount.path, found[0], found[1])
+            return tree, "/" + match.group("path")
         return None

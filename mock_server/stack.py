@@ -36,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin_guard import AdminGuard, is_admin_path
+from .errors import MethodNotAllowed
 from .headers import first_header
 from .routes import PathInteger, RouteTable
 from .settings import Settings
@@ -86,6 +87,11 @@ class IndexedRoutingMiddleware(RoutingMiddleware):
                     chain = self._chains[key] = linked(self.next_app, *key)
                 await chain(scope, receive, send)
                 return
+            allowed = self._table.allowed(scope["path"])
+            if allowed:
+                # The path is a route's, the method none of its routes': Starlette's own 405 names
+                # only the first route's methods.
+                raise MethodNotAllowed(scope["method"], allowed)
         await super().__call__(scope, receive, send)
 
 

@@ -66,9 +66,23 @@ def _is_datetime(value: object) -> bool:
 
 @FORMATS.checks("uuid", raises=ValueError)
 def _is_uuid(value: object) -> bool:
+    # DRF's UUIDField parses with uuid.UUID, which takes hyphens anywhere, braces and a urn prefix.
     if isinstance(value, str) and not CANONICAL_UUID.fullmatch(value):  # the usual form, checked cheaply
         uuid.UUID(value)
     return True
+
+
+# FastAPI's checks: the same, except UUIDs as pydantic parses them (the Rust uuid crate's forms:
+# hyphenated, 32 hex digits, braced, or urn:uuid:-prefixed; ASCII hex digits of either case).
+FASTAPI_FORMATS = FormatChecker(formats=())
+FASTAPI_FORMATS.checkers = dict(FORMATS.checkers)
+_HYPHENATED = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_PYDANTIC_UUID = re.compile(f"{_HYPHENATED}|[0-9a-fA-F]{{32}}|\\{{{_HYPHENATED}\\}}|urn:uuid:{_HYPHENATED}")
+
+
+@FASTAPI_FORMATS.checks("uuid")
+def _is_pydantic_uuid(value: object) -> bool:
+    return not isinstance(value, str) or _PYDANTIC_UUID.fullmatch(value) is not None
 
 
 @dataclass
@@ -110,15 +124,19 @@ def _conforms(check: Callable[[Any], bool], raises: Any) -> Callable[[Any], bool
     return conforms
 
 
-# The compiled accepter checks formats exactly as FORMATS does, and no others.
-_ACCEPTER_FORMATS: dict[str, Callable[[Any], bool]] = {
-    **{name: (lambda value: True) for name in CodeGeneratorDraft04.FORMAT_REGEXS},
-    **{name: _conforms(check, raises) for name, (check, raises) in FORMATS.checkers.items()},
+_CHECKERS = {Style.DRF: FORMATS, Style.FASTAPI: FASTAPI_FORMATS}
+# The compiled accepter checks formats exactly as the API's checker does, and no others.
+_ACCEPTER_FORMATS: dict[Style, dict[str, Callable[[Any], bool]]] = {
+    style: {
+        **{name: (lambda value: True) for name in CodeGeneratorDraft04.FORMAT_REGEXS},
+        **{name: _conforms(check, raises) for name, (check, raises) in checker.checkers.items()},
+    }
+    for style, checker in _CHECKERS.items()
 }
 
-# Built once per schema object: id -> (the schema, what was built from it).
-_validators: dict[int, tuple[Any, Any]] = {}
-_accepters: dict[int, tuple[Any, Any]] = {}
+# Built once per schema object and API style: id -> (the schema, what was built from it).
+_validators: dict[Style, dict[int, tuple[Any, Any]]] = {style: {} for style in Style}
+_accepters: dict[Style, dict[int, tuple[Any, Any]]] = {style: {} for style in Style}
 
 
 def _per_schema(cache: dict[int, tuple[Any, Any]], schema: dict[str, Any], build: Callable[[dict[str, Any]], Any]) -> Any:
@@ -129,12 +147,14 @@ def _per_schema(cache: dict[int, tuple[Any, Any]], schema: dict[str, Any], build
     return cached[1]
 
 
-def _validator(schema: dict[str, Any]) -> Draft4Validator:
-    """A compiled validator for ``schema``, built once per schema object."""
-    return _per_schema(_validators, schema, lambda s: Draft4RequestValidator(s, format_checker=FORMATS))  # type: ignore[no-any-return]
+def _validator(schema: dict[str, Any], style: Style = Style.DRF) -> Draft4Validator:
+    """A compiled validator for ``schema`` with the API's format checks, built once per schema object."""
+    checker = _CHECKERS[style]
+    return _per_schema(_validators[style], schema,  # type: ignore[no-any-return]
+                       lambda s: Draft4RequestValidator(s, format_checker=checker))
 
 
-def _accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+def _accepter(schema: dict[str, Any], style: Style = Style.DRF) -> Callable[[Any], Any] | None:
     """``schema`` compiled to Python by fastjsonschema: raises on any instance it does not accept.
 
     jsonschema walks a schema object by object on every call (a third of a POST's cost); the
@@ -142,16 +162,17 @@ def _accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
     a JSON-Schema null type, as connexion's validator reads it. None when the schema cannot be
     compiled: then jsonschema alone decides.
     """
-    return _per_schema(_accepters, schema, _compile_accepter)  # type: ignore[no-any-return]
+    return _per_schema(_accepters[style], schema,  # type: ignore[no-any-return]
+                       lambda s: _compile_accepter(s, _ACCEPTER_FORMATS[style]))
 
 
-def _compile_accepter(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+def _compile_accepter(schema: dict[str, Any], formats: dict[str, Callable[[Any], bool]]) -> Callable[[Any], Any] | None:
     # connexion hands form schemas over with the spec's components attached; every $ref in
     # them is already inlined, so the components are not needed (and may be recursive).
     plain = {name: value for name, value in schema.items() if name != "components"}
     try:
         return fastjsonschema.compile({**_as_draft4(plain), "$schema": "http://json-schema.org/draft-04/schema#"},  # type: ignore[no-any-return]
-                                      formats=_ACCEPTER_FORMATS, use_default=False)
+                                      formats=formats, use_default=False)
     except Exception:  # noqa: BLE001 - a schema the compiler cannot take is left to jsonschema
         return None
 
@@ -205,10 +226,11 @@ def _kind(error: ValidationError) -> tuple[str, dict[str, Any]]:
 
 
 def schema_problems(
-    schema: dict[str, Any], instance: Any, location: str, prefix: tuple[str | int, ...] = ()
+    schema: dict[str, Any], instance: Any, location: str, prefix: tuple[str | int, ...] = (),
+    style: Style = Style.DRF,
 ) -> list[Problem]:
-    """Every way ``instance`` breaks ``schema``, as problems at ``location``."""
-    accept = _accepter(schema)
+    """Every way ``instance`` breaks ``schema`` (with ``style``'s format checks), as problems at ``location``."""
+    accept = _accepter(schema, style)
     if accept is not None:
         try:
             accept(instance)
@@ -216,7 +238,7 @@ def schema_problems(
         except Exception:  # noqa: BLE001 - anything but a clean accept: jsonschema decides and explains
             pass
     problems: list[Problem] = []
-    for error in _validator(schema).iter_errors(instance):
+    for error in _validator(schema, style).iter_errors(instance):
         path = prefix + tuple(error.absolute_path)
         if error.validator == "required":
             for name in error.validator_value:
@@ -316,7 +338,7 @@ class ParameterValidator:
             if plain is not None and type(value) is plain:
                 target[name] = value
                 continue
-            found = schema_problems(schema, value, where, (name,))
+            found = schema_problems(schema, value, where, (name,), style_of(scope))
             if found:
                 for problem in found:  # FastAPI echoes the string that was sent ("101"), not 101
                     problem.input = raw
@@ -379,7 +401,7 @@ class _BodyValidator(AbstractRequestBodyValidator):
             # DRF reads a missing body as an empty form: required fields then say so.
             body = {} if self._schema.get("type") == "object" else None
         if body is not None or not self._nullable:
-            problems = schema_problems(self._schema, body, "body")
+            problems = schema_problems(self._schema, body, "body", style=style_of(scope))
             if problems:
                 raise InvalidRequest(problems)
         data.body, data.has_body = body, sent

@@ -247,3 +247,61 @@ def test_analytics_from_the_first_day_of_the_calendar(client: TestClient, aggreg
 def test_analytics_over_the_whole_calendar_is_the_bucket_limit(client: TestClient) -> None:
     r = client.get(f"{AVERAGES}?start_date=0001-01-01&end_date=9999-12-31&aggregation=weekly", headers=ibl())
     assert r.status_code == 400 and list(r.json()) == ["end_date"]
+
+
+# --- 405 lists the path's real methods ------------------------------------------------------
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("DELETE", prompt("chat-memory-status/"), "GET, PUT, HEAD"),
+    ("POST", mentor("artifacts/1/"), "GET, PUT, PATCH, DELETE, HEAD"),
+    ("PUT", ARTIFACTS, "GET, POST, HEAD"),
+    ("PATCH", "/api/v1/memory", "GET, POST, HEAD"),
+    ("PUT", "/api/v1/memory/1b86c637-be06-4f2b-9156-27fe0802dd94", "GET, DELETE, HEAD"),
+    ("BREW", prompt("all-chats-memory/"), "GET, POST, PUT, DELETE, HEAD"),
+    ("OPTIONS", "/_mock/state", "GET, PUT, HEAD"),
+    ("GET", "/_mock/reset", "POST"),
+])
+def test_405_allow_lists_the_methods_of_the_path(client: TestClient, method: str, path: str, allow: str) -> None:
+    r = client.request(method, path, headers=ibl(JOHN) if path.startswith("/api/ai") else vai())
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert r.json() == ({"detail": "Method Not Allowed"} if path.startswith("/api/v1") else
+                        {"detail": f'Method "{method}" not allowed.'})
+    for listed in allow.split(", "):  # and each method listed is served, not another 405
+        if listed != "HEAD":
+            assert client.request(listed, path, headers=ibl(JOHN) if path.startswith("/api/ai") else vai(),
+                                  json={}).status_code != 405
+
+
+# --- VirtuousAI ids parse as pydantic parses a UUID ------------------------------------------
+
+MEMORY = "1b86c637-be06-4f2b-9156-27fe0802dd94"  # a memory of the dev organization
+
+
+@pytest.mark.parametrize("spelling", [MEMORY, MEMORY.upper(), MEMORY.replace("-", ""), "{" + MEMORY + "}",
+                                      "urn:uuid:" + MEMORY])
+def test_virtuousai_takes_the_uuid_forms_pydantic_takes(client: TestClient, spelling: str) -> None:
+    r = client.get(f"/api/v1/memory/{spelling}", headers=vai())
+    assert r.status_code == 200 and r.json()["id"] == MEMORY
+
+
+@pytest.mark.parametrize("spelling", [
+    MEMORY.replace("-", "")[:4] + "-" + MEMORY.replace("-", "")[4:],  # hyphens where they do not go
+    "+" + MEMORY.replace("-", "")[1:],  # a sign int() would take
+    MEMORY.replace("-", "_"),  # underscores int() would take
+    MEMORY.replace("1", "\uff11"),  # fullwidth digits int() would take
+    "uuid:" + MEMORY, "{" + MEMORY.replace("-", "") + "}", MEMORY + "0",
+])
+def test_virtuousai_refuses_what_only_python_would_parse(client: TestClient, spelling: str) -> None:
+    r = client.get(f"/api/v1/memory/{spelling}", headers=vai())
+    assert r.status_code == 422, r.text
+    (item,) = r.json()["detail"]
+    assert item["type"] == "uuid_parsing" and item["loc"] == ["path", "memory_id"]
+    body = client.post("/api/v1/memory", headers=vai(), json={"content": "x", "organizationId": spelling})
+    assert body.status_code == 422 and body.json()["detail"][0]["loc"] == ["body", "organizationId"]
+
+
+def test_ibl_uuids_still_parse_as_drf_does(client: TestClient) -> None:
+    # DRF's UUIDField hands the text to uuid.UUID, hyphens anywhere included.
+    cid = "2a3f909e-ca8f-4c2d-aae4-6436439caaed"
+    odd = cid.replace("-", "")[:4] + "-" + cid.replace("-", "")[4:]
+    assert client.get(analytics(f"chat-history/{odd}/"), headers=ibl()).json()["id"] == cid
