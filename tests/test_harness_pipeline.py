@@ -157,3 +157,18 @@ def test_redacted_curl_still_runs(secrets: dict[str, str]) -> None:
                            env={**os.environ, "IBL_USER_TOKEN": "s3cr3t-user-token", "HOME": "/nowhere"}).stdout
     assert "Authorization: Api-Token s3cr3t-user-token" in shown.splitlines()
     assert '{"a": "$HOME"}' in shown.splitlines()  # other dollars stay literal
+
+
+# ----------------------------------------------------------------------------------------- replay
+def test_replay_line_names_target_case_and_options() -> None:
+    """The replay keeps the target and what shapes the run, and selects one node id (and one hypothesis case)."""
+    config = HarnessConfig(target="https://staging.example", apis=("ibl",), read_only=True, seed=7,
+                           credentials_file="staging.env", cli=True)
+    node = "contract_tests/test_stateless.py::test_operation_conforms[ibl:ai_mentor_orgs_users_artifacts_list]"
+    assert config.replay_command(node, "AXic") == (
+        "memmock check --target https://staging.example --api ibl --profile quick --seed 7 --credentials staging.env "
+        f"--read-only --hypothesis-case AXic --replay '{node}'")
+    in_process = HarnessConfig(mock_fault="page-overlap", allow_destructive=True)
+    assert in_process.replay_command("contract_tests/test_scenarios.py::test_vai_pagination") == (
+        "python -m pytest contract_tests/test_scenarios.py::test_vai_pagination -p no:cacheprovider --mock-fault "
+        "page-overlap --api all --profile quick --seed 20240701 --allow-destructive")
