@@ -38,26 +38,30 @@ def run_machine(harness: Harness, machine: type[RuleBasedStateMachine], writes: 
             phases=[Phase.explicit, Phase.generate] + ([Phase.shrink] if numbers["shrink"] else []),
             report_multiple_bugs=False,
         ))
-    except BaseException as exc:  # the budget ran out mid-machine: a skip, not a finding
-        budget = _budget_error(exc)
-        if budget is None and harness.guard.refused == refused:
+    except BaseException as exc:  # the budget ran out, or the safety gate refused, mid-machine: a skip
+        budget = _found(exc, WriteBudgetExhausted)
+        refusal = _found(exc, pytest.skip.Exception)
+        if budget is None and refusal is None and harness.guard.refused == refused:
             raise
         # Hypothesis may wrap it (e.g. as Flaky*: a replay ran out of budget earlier): still a skip.
-        pytest.skip(f"--max-writes {harness.config.max_writes} ran out during this state machine "
-                    f"({budget or 'request refused'})")
+        if budget is not None or refusal is None:
+            pytest.skip(f"--max-writes {harness.config.max_writes} ran out during this state machine "
+                        f"({budget or 'request refused'})")
+        pytest.skip(f"stopped mid-machine: {refusal.msg}")
 
 
-def _budget_error(exc: BaseException | None, depth: int = 0) -> WriteBudgetExhausted | None:
+def _found(exc: BaseException | None, kind: type[BaseException], depth: int = 0) -> Any:
+    """The first exception of ``kind`` in ``exc``'s chain or groups (Hypothesis wraps what a step raised)."""
     if exc is None or depth > 8:
         return None
-    if isinstance(exc, WriteBudgetExhausted):
+    if isinstance(exc, kind):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for sub in exc.exceptions:
-            found = _budget_error(sub, depth + 1)
-            if found:
+            found = _found(sub, kind, depth + 1)
+            if found is not None:
                 return found
-    return _budget_error(exc.__cause__ or exc.__context__, depth + 1)
+    return _found(exc.__cause__ or exc.__context__, kind, depth + 1)
 
 
 class Base(RuleBasedStateMachine):
