@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,11 @@ class ApiDoc:
         """Where the served spec is, as JSON."""
         return f"{self.docs_path}/openapi.json"
 
+
+# connexion warns "this operation accepts multiple content types" whenever it looks up a body
+# schema of an operation that takes JSON and forms (every ibl write): once per distinct
+# Content-Type value, so a client varying it would fill the log.
+logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
 
 APIS = (
     ApiDoc("ibl", "ibl.ai data manager", "ibl-data-manager.yaml", "", "/docs/ibl"),

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 from starlette.convertors import Convertor, IntegerConvertor
 from starlette.routing import Mount, Route, Router
 
+from .memo import Memo
+
 
 class Routed(NamedTuple):
     """Where a request goes: the API's base path, the operation id and the typed path parameters."""
@@ -137,6 +139,8 @@ class _MountTree:
 
 
 RECENT_PATHS = 1_000
+RECENT_BYTES = 2 * 1024 * 1024
+_UNKNOWN: Any = object()
 # The order Django lists a view's methods in its Allow header (http_method_names).
 ALLOW_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -145,12 +149,14 @@ class RouteTable:
     """Starlette's routing decision for the mounts of connexion's router, without the regex scan.
 
     A mock is hit with the same few paths again and again, so the latest decisions are also kept
-    by exact method and path (up to ``RECENT_PATHS``, then forgotten all at once: few enough that
-    forgetting is quick when every path is new, as when deleting one id after another).
+    by exact method and path (up to ``RECENT_PATHS`` or ``RECENT_BYTES``, then forgotten all at
+    once: few enough that forgetting is quick when every path is new, as when deleting one id
+    after another, and a flood of long paths holds little).
     """
 
     def __init__(self, router: Router) -> None:
-        self._recent: dict[tuple[str, str], Routed | None] = {}
+        self._recent: Memo[tuple[str, str], Routed | None] = Memo(
+            RECENT_PATHS, RECENT_BYTES, lambda key, _: 2 * len(key[1]) + 400)
         self._mounts: list[tuple[Mount, _MountTree | None]] = [
             (route, _MountTree.build(route)) if isinstance(route, Mount) else (route, None)  # type: ignore[misc]
             for route in router.routes
@@ -159,14 +165,10 @@ class RouteTable:
     def find(self, method: str, path: str) -> Routed | None:
         """The operation Starlette would pick for a full match; None when only Starlette can tell."""
         key = (method, path)
-        try:
-            return self._recent[key]
-        except KeyError:
-            pass
-        if len(self._recent) >= RECENT_PATHS:
-            self._recent.clear()
-        routed = self._recent[key] = self._find(method, path)
-        return routed
+        routed = self._recent.get(key, _UNKNOWN)
+        if routed is _UNKNOWN:
+            routed = self._recent.put(key, self._find(method, path))
+        return routed  # type: ignore[return-value]
 
     def allowed(self, path: str) -> tuple[str, ...]:
         """The methods the path's routes take, in Django's order (empty: only Starlette can tell)."""

@@ -38,11 +38,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .admin_guard import AdminGuard, is_admin_path
 from .errors import MethodNotAllowed
 from .headers import first_header
+from .memo import Memo
 from .routes import PathInteger, RouteTable
 from .settings import Settings
 from .state import MockState, StateMiddleware
 
-CONTENT_TYPE_MEMORY = 64  # distinct Content-Type values remembered per operation
+# Per operation: distinct Content-Type values, and body validators by (media type, charset).
+CONTENT_TYPE_MEMORY = 64
+CONTENT_TYPE_BUDGET = 64 * 1024
+BODY_VALIDATOR_MEMORY = 16
+BODY_VALIDATOR_BUDGET = 64 * 1024
+VALIDATOR_COST = 4096  # what one body validator object and its key hold, about
 
 
 class IndexedRoutingMiddleware(RoutingMiddleware):
@@ -129,21 +135,20 @@ class PreparedRequestValidation(RequestValidationOperation):
         super().__init__(*args, **kwargs)
         self._parameters = self._validator_map["parameter"](self._operation.parameters)
         self._has_body = bool(self._operation.request_body)
-        self._accepted: set[str] = set()
-        self._bodies: dict[tuple[str, str], Any] = {}
-        self._content_types: dict[bytes | None, tuple[str, str]] = {}
+        # A client picks the charset freely: every memo is bounded (memo.py).
+        self._bodies: Memo[tuple[str, str], Any] = Memo(
+            BODY_VALIDATOR_MEMORY, BODY_VALIDATOR_BUDGET, lambda key, _: VALIDATOR_COST + len(key[0]) + len(key[1]))
+        self._content_types: Memo[bytes | None, tuple[str, str]] = Memo(
+            CONTENT_TYPE_MEMORY, CONTENT_TYPE_BUDGET, lambda raw, _: 3 * len(raw or b"") + 300)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._parameters.validate(scope)
         if self._has_body:
             mime_type, encoding = self._content_type(scope["headers"])
-            if mime_type not in self._accepted:
-                self.validate_mime_type(mime_type)  # raises 415 for a type the spec does not list
-                self._accepted.add(mime_type)
             validator = self._bodies.get((mime_type, encoding))
             if validator is None:
-                validator = self._body_validator(mime_type, encoding)
-                self._bodies[(mime_type, encoding)] = validator
+                self.validate_mime_type(mime_type)  # raises 415 for a type the spec does not list
+                validator = self._bodies.put((mime_type, encoding), self._body_validator(mime_type, encoding))
             if validator is not False:
                 try:
                     receive, scope = await validator.wrap_receive(receive, scope=scope)
@@ -152,13 +157,13 @@ class PreparedRequestValidation(RequestValidationOperation):
         await self.next_app(scope, receive, send)
 
     def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str]:
-        """connexion's ``extract_content_type``, remembered per distinct header value."""
+        """connexion's ``extract_content_type``, the media type lowercased, remembered per header value."""
         raw = first_header(headers, b"content-type", any_case=True)
         found = self._content_types.get(raw)
         if found is None:
-            found = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])
-            if len(self._content_types) < CONTENT_TYPE_MEMORY:
-                self._content_types[raw] = found
+            mime_type, encoding = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])
+            # Media types are case-insensitive; connexion looks bodies up by the spec's lowercase ones.
+            found = self._content_types.put(raw, (mime_type.strip().lower(), encoding))
         return found
 
     def _body_validator(self, mime_type: str, encoding: str) -> Any:

@@ -10,7 +10,6 @@ per schema object, so no request rebuilds them.
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from urllib.parse import parse_qsl
@@ -32,8 +31,9 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import AbstractRequestBodyValidator
 
 from .errors import InvalidRequest, MalformedJSON, Problem, Style
+from .memo import Memo
 from .models.common import CANONICAL_UUID
-from .wire import has_lone_surrogate, loads
+from .wire import codec_name, has_lone_surrogate, loads
 
 SCOPE_KEY = "memmock"
 LENIENT = "x-memmock-lenient"
@@ -42,6 +42,7 @@ _FALSE = {"false", "False", "FALSE", "0", "off", "Off", "OFF", "no", "No", "NO",
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CHARSET = re.compile(r'(;\s*charset\s*=\s*)("[^"]*"|[^;]*)', re.IGNORECASE)
 
 FORMATS = FormatChecker(formats=())
 
@@ -357,10 +358,17 @@ def _query_dict(scope: Scope) -> dict[str, str]:
     return dict(_parsed_query(raw))
 
 
-@functools.lru_cache(maxsize=1024)
+# Clients repeat the same few query strings (a page size, a filter): each is parsed once. A query
+# string can be as long as the server lets a request line be, hence the budget in bytes.
+_QUERIES: Memo[bytes, tuple[tuple[str, str], ...]] = Memo(
+    1024, 4 * 1024 * 1024, lambda raw, pairs: 2 * len(raw) + 160 * len(pairs) + 100)
+
+
 def _parsed_query(raw: bytes) -> tuple[tuple[str, str], ...]:
-    # Clients repeat the same few query strings (a page size, a filter); parse each once.
-    return tuple(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+    found = _QUERIES.get(raw)
+    if found is None:
+        found = _QUERIES.put(raw, tuple(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)))
+    return found
 
 
 # --- bodies ------------------------------------------------------------------------------
@@ -425,6 +433,13 @@ class FormBodyValidator(_BodyValidator):
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "")
         parser_cls = MultiPartParser if content_type.lower().startswith("multipart/") else FormParser
+        charset = _CHARSET.search(content_type)
+        if charset is not None and codec_name(charset.group(2).strip().strip('"')) is None:
+            # What Starlette reads an unknown charset as, without asking the codec registry (which
+            # would remember the name for ever).
+            mutable = headers.mutablecopy()
+            mutable["content-type"] = content_type[:charset.start(2)] + "latin-1" + content_type[charset.end(2):]
+            headers = mutable
 
         async def stream() -> AsyncIterator[bytes]:
             yield raw

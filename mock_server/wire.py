@@ -8,8 +8,11 @@ infinities, integers past Python's digit limit, and text in an unknown charset.
 from __future__ import annotations
 
 import codecs
+import encodings
+import encodings.aliases
 import json
 import math
+import pkgutil
 import re
 from typing import Any
 
@@ -41,7 +44,7 @@ def dumps(body: Any) -> bytes:
 
 def loads(data: bytes | str, encoding: str = "utf-8") -> Any:
     """JSON text (bytes in ``encoding``) as Python values; ``MalformedJSON`` (reason, position) for anything refused."""
-    if isinstance(data, bytes) and encoding != "utf-8" and _codec_name(encoding) != "utf-8":
+    if isinstance(data, bytes) and encoding != "utf-8" and codec_name(encoding) != "utf-8":
         data = _decode(data, encoding)  # the declared charset, not orjson's UTF-8
     try:
         value = orjson.loads(data)
@@ -89,21 +92,36 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _codec_name(encoding: str) -> str | None:
+# The codecs Python ships, by normalised name. Only these are looked up: the codec registry
+# remembers every name it is asked for, unknown ones too, so a client sending a fresh charset
+# per request would grow it for ever.
+_CODECS = frozenset(encodings.aliases.aliases) | frozenset(encodings.aliases.aliases.values()) | frozenset(
+    module.name for module in pkgutil.iter_modules(encodings.__path__))
+
+
+def codec_name(charset: str) -> str | None:
+    """The canonical name of a charset Python can decode text with, or None (unknown, or not text)."""
+    normalised = encodings.normalize_encoding(charset.strip()).lower()
+    if normalised not in _CODECS:
+        return None
     try:
-        return codecs.lookup(encoding).name
+        # LookupError for base64, rot13 and the like, which do not make text (empty input is not checked)
+        b"\x00".decode(normalised)
     except LookupError:
         return None
+    except ValueError:  # UnicodeDecodeError: a text codec all the same
+        pass
+    return codecs.lookup(normalised).name
 
 
-def _decode(data: bytes, encoding: str) -> str:
+def _decode(data: bytes, charset: str) -> str:
+    name = codec_name(charset)
+    if name is None:
+        raise MalformedJSON(f"Unknown charset {charset!r}")
     try:
-        return data.decode(encoding)
-    except LookupError:  # an unknown charset, or a codec that does not make text (base64, rot13)
-        raise MalformedJSON(f"Unknown charset {encoding!r}") from None
+        return data.decode(name)
     except UnicodeDecodeError as exc:
-        name = "UTF-8" if _codec_name(encoding) == "utf-8" else encoding
-        raise MalformedJSON(f"Invalid {name}: {exc.reason}", exc.start) from None
+        raise MalformedJSON(f"Invalid {'UTF-8' if name == 'utf-8' else name}: {exc.reason}", exc.start) from None
 
 
 def _stdlib_loads(data: bytes | str, encoding: str) -> Any:

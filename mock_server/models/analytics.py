@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date, datetime, time, timedelta
 from itertools import accumulate
 from typing import Any, Callable
 
 from mock_server.clock import UTC, parse_date, to_micros
 from mock_server.errors import InvalidRequest, Problem
+from mock_server.memo import Memo
 from mock_server.models.chat_history import ChatHistoryBackend
 from mock_server.models.common import TimeIndex
 
 AGGREGATIONS = ("hourly", "daily", "weekly")
 MAX_BUCKETS = 10_000
 SERIES_CACHE = 128
+SERIES_BUDGET = 8 * 1024 * 1024
 _DAY_US = 86_400_000_000
 _STEP_US = {"hourly": _DAY_US // 24, "daily": _DAY_US, "weekly": 7 * _DAY_US}
 
 
-@functools.lru_cache(maxsize=64)
+# Each bucket costs about 90 bytes of label and 180 of series entry (measured with tracemalloc);
+# a range may have 10,000 buckets, so both memos are bounded in bytes too.
+_LABEL_BYTES = 90
+_SERIES_BYTES = 180
+_LABELS: Memo[tuple[int, int, int], tuple[str, ...]] = Memo(64, 2 * 1024 * 1024,
+                                                           lambda key, _: _LABEL_BYTES * key[2] + 200)
+
+
 def _labels(first_us: int, step_us: int, buckets: int) -> tuple[str, ...]:
     """Bucket start times as wire strings; dashboards ask for the same ranges again and again."""
-    first = datetime(1970, 1, 1) + timedelta(microseconds=first_us)
-    step = timedelta(microseconds=step_us)
-    # Bucket starts are whole hours: isoformat() is exact and far cheaper than strftime.
-    return tuple((first + n * step).isoformat() + "Z" for n in range(buckets))
+    key = (first_us, step_us, buckets)
+    found = _LABELS.get(key)
+    if found is None:
+        first = datetime(1970, 1, 1) + timedelta(microseconds=first_us)
+        step = timedelta(microseconds=step_us)
+        # Bucket starts are whole hours: isoformat() is exact and far cheaper than strftime.
+        found = _LABELS.put(key, tuple((first + n * step).isoformat() + "Z" for n in range(buckets)))
+    return found
 
 
 def round_half_up(total: int, sessions: int) -> int:
@@ -43,7 +55,8 @@ class AnalyticsBackend:
         # Injectable: a bucket's average from (messages, sessions > 0). The fault switch swaps it.
         self.average: Callable[[int, int], int] = round_half_up
         # Dashboards poll the same ranges: a series stays valid until its index changes.
-        self._series: dict[tuple[Any, ...], tuple[TimeIndex, int, list[dict[str, Any]]]] = {}
+        self._series: Memo[tuple[Any, ...], tuple[TimeIndex, int, list[dict[str, Any]]]] = Memo(
+            SERIES_CACHE, SERIES_BUDGET, lambda _, entry: _SERIES_BYTES * len(entry[2]) + 200)
 
     def average_messages_per_session(self, org: str, start_date: str | date | None, end_date: str | date | None,
                                      aggregation: str | None = "daily",
@@ -93,9 +106,7 @@ class AnalyticsBackend:
         if cached is not None and cached[0] is index and cached[1] == index.version:
             return cached[2]
         series = self._compute(index, first_us, step_us, buckets, lo_us, hi_us)
-        if len(self._series) >= SERIES_CACHE:
-            self._series.clear()
-        self._series[key] = (index, index.version, series)
+        self._series.put(key, (index, index.version, series))
         return series
 
     def _compute(self, index: TimeIndex, first_us: int, step_us: int, buckets: int, lo_us: int,
