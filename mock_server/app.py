@@ -91,8 +91,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     settings = settings or Settings.from_env()
     if store is None:
         seed = settings.seed if settings.seed is not None else secrets.randbits(63)
-        store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True) if settings.fixtures
-                 else Store(seed=seed, keep_seed=True))
+        store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True, max_items=settings.max_items)
+                 if settings.fixtures else Store(seed=seed, keep_seed=True, max_items=settings.max_items))
     state = MockState(store=store, settings=settings)
     app = AsyncApp(
         __name__,

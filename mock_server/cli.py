@@ -25,7 +25,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
         "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED, "
-        "MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); flags win.",
+        "MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -36,6 +36,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    serve.add_argument("--max-items", type=int, help="items the store may hold in all (records, artifact "
+                       "versions, chat messages; default 1000000); a create past it answers 409")
     serve.add_argument("--admin-token", help="token every /_mock request must send as 'Authorization: Bearer "
                        "<token>'; required with a --host beyond loopback")
     serve.add_argument("--admin-host", dest="admin_hosts", action="append", metavar="NAME",
@@ -62,6 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "cors": args.cors,
         "fault": args.fault,
         "seed": args.seed,
+        "max_items": args.max_items,
         "admin_token": args.admin_token,
         "admin_hosts": tuple(args.admin_hosts) if args.admin_hosts else None,
     }

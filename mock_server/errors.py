@@ -7,6 +7,7 @@ The tree::
     ├── PermissionDenied      403 (a known credential used outside its reach)
     ├── NotFound              404 (absent, foreign, or an invalid page)
     ├── MethodNotAllowed      405
+    ├── StoreFull             409 (the store holds --max-items items)
     ├── PayloadTooLarge       413
     ├── UnsupportedMediaType  415
     └── InvalidRequest        400 (ibl, DRF field errors) / 422 (VirtuousAI, FastAPI detail list)
@@ -79,6 +80,13 @@ class MethodNotAllowed(MockError):
 @dataclass
 class PayloadTooLarge(MockError):
     """The body is over the configured limit."""
+
+    limit: int
+
+
+@dataclass
+class StoreFull(MockError):
+    """The store holds as many items as it may (``--max-items``): nothing more can be created."""
 
     limit: int
 
@@ -273,6 +281,9 @@ def render(error: MockError, style: Style) -> tuple[int, dict[str, Any]]:
         return 404, {"detail": error.detail or (_DRF_DETAIL if drf else _FASTAPI_DETAIL)[404]}
     if isinstance(error, MethodNotAllowed):
         return 405, {"detail": f'Method "{error.method}" not allowed.' if drf else "Method Not Allowed"}
+    if isinstance(error, StoreFull):
+        return 409, {"detail": f"This mock holds its limit of {error.limit} items (--max-items): delete some, "
+                               "reset, or start it with a higher limit."}
     if isinstance(error, PayloadTooLarge):
         if drf:
             return 413, {"detail": f"Request body is larger than the limit of {error.limit} bytes."}

@@ -32,6 +32,7 @@ class Settings:
     fault: str | None = None
     # Seed of the generated UUIDs; None: a fresh one per start, so ids never repeat across restarts.
     seed: int | None = None
+    max_items: int = 1_000_000  # items stored in all (records, artifact versions, chat messages)
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
 
@@ -46,6 +47,8 @@ class Settings:
             raise ValueError("body limit must be positive")
         if self.seed is not None and self.seed < 0:
             raise ValueError("seed must not be negative")
+        if self.max_items < 0:
+            raise ValueError("max items must not be negative")
         if self.admin_token is not None and not self.admin_token.strip():
             raise ValueError("admin token must not be empty")
         if self.admin_token is None and not is_loopback(self.host):
@@ -89,7 +92,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "body_limit", "seed"):
+    if name in ("port", "body_limit", "seed", "max_items"):
         try:
             return int(raw)
         except ValueError:

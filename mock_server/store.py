@@ -30,7 +30,7 @@ from mock_server.models.analytics import AnalyticsBackend
 from mock_server.models.artifacts import ArtifactsBackend
 from mock_server.models.chat_history import ChatHistoryBackend
 from mock_server.models.chat_memory import ChatMemoryBackend
-from mock_server.models.common import Context, DocReader, IdSource, UserInfo, UserRegistry
+from mock_server.models.common import Context, DocReader, IdSource, ItemCount, UserInfo, UserRegistry
 from mock_server.models.custom_instruction import CustomInstructionBackend
 from mock_server.models.downloads import DownloadsBackend
 from mock_server.models.edx_memory import EdxMemoryBackend
@@ -101,7 +101,8 @@ _TOP_KEYS = ("version", "ids", "users", "tokens", "ibl", "vai")
 class Store:
     """All state. ``load`` replaces it from a fixtures document; ``reset`` goes back to the last one."""
 
-    def __init__(self, clock: Clock | None = None, seed: int = 0, *, keep_seed: bool = False) -> None:
+    def __init__(self, clock: Clock | None = None, seed: int = 0, *, keep_seed: bool = False,
+                 max_items: int | None = None) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         # A served mock's own seed wins over a document's ``ids.seed`` (a fresh one per start: a
@@ -110,7 +111,8 @@ class Store:
         self.ids = IdSource(seed)
         self.users = UserRegistry()
         self.credentials = Credentials()
-        ctx = Context(self.clock, self.ids, self.users)
+        self.items = ItemCount(max_items)  # every family's items, against --max-items
+        ctx = Context(self.clock, self.ids, self.users, self.items)
         self.chat_memory = ChatMemoryBackend(ctx)
         self.profile_memory = ProfileMemoryBackend(ctx)
         self.custom_instruction = CustomInstructionBackend(ctx)
@@ -128,9 +130,9 @@ class Store:
 
     @classmethod
     def from_file(cls, path: str | FsPath = DEFAULT_FIXTURES, clock: Clock | None = None, seed: int = 0, *,
-                  keep_seed: bool = False) -> Store:
+                  keep_seed: bool = False, max_items: int | None = None) -> Store:
         """A store loaded from a YAML or JSON fixtures file."""
-        store = cls(clock=clock, seed=seed, keep_seed=keep_seed)
+        store = cls(clock=clock, seed=seed, keep_seed=keep_seed, max_items=max_items)
         store.load(read_document(path))
         return store
 
@@ -177,11 +179,12 @@ class Store:
     # --- internals -------------------------------------------------------------------------
 
     def _staging(self) -> Store:
-        return Store(self.clock, self.seed, keep_seed=self.keep_seed)
+        return Store(self.clock, self.seed, keep_seed=self.keep_seed, max_items=self.items.limit)
 
     def _adopt(self, other: Store, *, keep_ahead: bool) -> None:
         # Keep the backend objects (handlers may hold them) and move the other's state into them.
         self.ids.adopt(other.ids, keep_ahead=keep_ahead)
+        self.items.used = other.items.used
         self.users._users = other.users._users
         self.credentials.ibl_tokens = other.credentials.ibl_tokens
         self.credentials.vai_tokens = other.credentials.vai_tokens
@@ -223,6 +226,11 @@ class Store:
             for backend in backends:
                 sections = {name: reader.section(block, name, (api,)) for name in backend.SECTIONS}
                 backend.load(reader, sections, (api,))
+        self.items.used = sum(backend.item_count() for backend in (*self._ibl_backends, self.vai_memory))
+        limit = self.items.limit
+        if limit is not None and self.items.used > limit:
+            reader.fail((), "custom", None, message=f"The document holds {self.items.used} items; this mock "
+                        f"holds at most {limit} (--max-items).")
         reader.raise_if_failed()
         self.ids.reserved = reader.uuids
 

@@ -146,3 +146,88 @@ def test_a_memo_keeps_nothing_larger_than_its_budget_and_replaces_in_place() -> 
     memo.put("a", "y" * 40)
     assert memo.used == 40 and memo.get("a") == "y" * 40
     assert memo.get("missing", "default") == "default"
+
+
+# --- the item cap -----------------------------------------------------------------------------
+
+def recount(store: Store) -> int:
+    """The store's items, counted afresh family by family."""
+    return sum(backend.item_count() for backend in (store.chat_memory, store.profile_memory, store.custom_instruction,
+                                                      store.artifacts, store.edx_memory, store.downloads,
+                                                      store.chat_history, store.vai_memory))
+
+
+def test_the_item_count_follows_every_create_and_delete() -> None:
+    store = Store.from_file(DEFAULT_FIXTURES, clock=FixedClock(NOW), max_items=10_000)
+    org = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
+    assert store.items.used == recount(store) > 0
+    mem = store.vai_memory.create(org, "m")
+    conv = store.chat_history.create("main", "johndoe", {"topics": [], "mentor": org, "model": "m", "platform": "p"})
+    store.chat_history.append_messages("main", conv["id"], [{"type": "human", "content": "hi"}, {"type": "ai", "content": "yo"}])
+    art = store.artifacts.create("main", "johndoe", {"title": "t"})
+    store.artifacts.add_version("main", "johndoe", art["id"], "v2")
+    entry = store.chat_memory.create("main", "janedoe", {"content": "x"})
+    store.chat_memory.schedule_update("main", "janedoe", {})
+    store.chat_memory.put_status("main", "nobody", True)
+    store.chat_memory.put_status("main", "nobody", False)  # an update: nothing new
+    store.profile_memory.upsert("main", "janedoe", "new-tag", "d")
+    store.profile_memory.upsert("main", "janedoe", "new-tag", "e")
+    store.custom_instruction.create("main", "nobody", {"content": "c"})
+    edx = store.edx_memory.upsert("main", "janedoe", 9, "course-v1:x+y+z", {})
+    store.downloads.finish("main", "janedoe", "4b3f2a1c-0000-4f7a-b6c5-d4e3f2a1b0c9", {"type": "human", "content": "x"})
+    assert store.items.used == recount(store)
+    store.vai_memory.delete(org, mem["id"])
+    store.chat_history.destroy("main", conv["id"])
+    store.artifacts.destroy("main", "johndoe", art["id"])
+    store.chat_memory.destroy_one("main", "janedoe", entry["id"])
+    store.chat_memory.destroy_all("main", "johndoe")
+    store.profile_memory.destroy("main", "janedoe", "new-tag")
+    store.edx_memory.destroy("main", "janedoe", edx["id"])
+    assert store.items.used == recount(store)
+    store.reset()
+    assert store.items.used == recount(store) == Store.from_file(DEFAULT_FIXTURES).items.used
+
+
+@pytest.fixture
+def capped() -> Iterator[TestClient]:
+    """A mock with the default fixtures and room for two more items."""
+    store = Store.from_file(DEFAULT_FIXTURES, clock=FixedClock(NOW))
+    store = Store.from_file(DEFAULT_FIXTURES, clock=FixedClock(NOW), max_items=store.items.used + 2)
+    with TestClient(create_app(Settings(fixtures=None, strict=True, admin_hosts=TESTSERVER), store=store)) as c:
+        yield c
+
+
+def test_a_full_store_answers_409_in_each_api_style_and_stores_nothing(capped: TestClient) -> None:
+    history = analytics("chat-history/")
+    conversation = {"topics": [], "mentor": "5b1f0c3e-8d2a-4c6b-9e7f-0a1b2c3d4e5f", "model": "m", "platform": "main"}
+    assert capped.post(mentor("artifacts/"), headers=ibl(JOHN), json={"title": "fits"}).status_code == 201
+    for method, path, headers, body in (("POST", "/api/v1/memory", vai(), {"content": "one too many"}),
+                                        ("POST", mentor("artifacts/"), ibl(JOHN), {"title": "t"}),
+                                        ("POST", history, ibl(ADMIN), conversation),
+                                        ("POST", mentor("ai-user-profile-memory/"), ibl(JOHN), {"tag": "new", "detail": "d"})):
+        r = capped.request(method, path, headers=headers, json=body)
+        assert r.status_code == 409, (path, r.text)
+        assert list(r.json()) == ["detail"] and "--max-items" in r.json()["detail"]
+    assert capped.get("/api/v1/memory", headers=vai()).json()["total"] == 30
+    assert capped.get(history, headers=ibl(ADMIN)).json()["count"] == 42
+    # An update stores nothing new; a delete makes room.
+    assert capped.put(prompt("chat-memory-status/"), headers=ibl(JOHN), json={"enabled": False}).status_code == 200
+    first = capped.get("/api/v1/memory", headers=vai()).json()["memories"][0]["id"]
+    assert capped.delete(f"/api/v1/memory/{first}", headers=vai()).status_code == 204
+    assert capped.post("/api/v1/memory", headers=vai(), json={"content": "room again"}).status_code == 201
+    assert capped.get("/_mock/state").status_code == 200
+
+
+def test_an_import_past_the_cap_is_refused(capped: TestClient) -> None:
+    document = capped.get("/_mock/state").json()
+    extra = [{**document["vai"]["memories"][0], "id": f"00000000-0000-4000-8000-{n:012d}"} for n in range(3)]
+    document["vai"]["memories"] += extra
+    r = capped.put("/_mock/state", json=document)
+    assert r.status_code == 400 and "--max-items" in str(r.json()["detail"])
+    assert capped.get("/api/v1/memory", headers=vai()).json()["total"] == 30
+
+
+def test_the_served_default_cap_is_a_million() -> None:
+    assert Settings().max_items == 1_000_000
+    with TestClient(create_app(Settings(admin_hosts=TESTSERVER))) as c:
+        assert c.app.state.store.items.limit == 1_000_000  # type: ignore[attr-defined]

@@ -119,6 +119,7 @@ class ArtifactsBackend:
         title = fields.get("title")
         if title is None:
             raise InvalidRequest.one("body", "title", "required")
+        self._ctx.items.take(2)  # the artifact and its version 1
         now = self._ctx.clock.now()
         session_id = norm_uuid(fields.get("session_id")) or self._ctx.ids.uuid4()
         art: dict[str, Any] = {
@@ -169,9 +170,10 @@ class ArtifactsBackend:
 
     def destroy(self, org: str, username: str, artifact_id: int) -> None:
         """Delete an artifact and its versions; NotFound if absent or another user's."""
-        self._own(org, username, artifact_id)
+        art = self._own(org, username, artifact_id)
         del self._items[(org, username)][artifact_id]
         self._touch(org, username)
+        self._ctx.items.give_back(1 + len(art["versions"]))
 
     # --- versions --------------------------------------------------------------------------
 
@@ -213,6 +215,7 @@ class ArtifactsBackend:
                     change_summary: str = "", interface: str = "chat", make_current: bool = True) -> dict[str, Any]:
         """Append a version (as a chat edit would; for the admin plane and tests)."""
         art = self._own(org, username, artifact_id)
+        self._ctx.items.take()
         now = self._ctx.clock.now()
         version = self._add_version(art, content, created_by=created_by or "llm", change_summary=change_summary,
                                     interface=interface, session_id=art["session_id"],
@@ -255,6 +258,10 @@ class ArtifactsBackend:
         return order_items(list(items.values()), keys, _FIELDS, lambda a: a["id"])
 
     # --- state -----------------------------------------------------------------------------
+
+    def item_count(self) -> int:
+        """How many items this family holds: artifacts and their versions (for the store's limit)."""
+        return sum(1 + len(art["versions"]) for items in self._items.values() for art in items.values())
 
     def clear(self) -> None:
         """Drop everything."""

@@ -166,6 +166,7 @@ class ChatHistoryBackend:
     def create(self, org: str, username: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Create a conversation of ``username`` in ``org`` (inserted now, rating 0, sentiment neutral)."""
         self._check_required(fields)
+        self._ctx.items.take()
         user = self._ctx.users.get(org, username)
         conv = Conversation(
             id=self._ctx.ids.uuid4(), org=org, student=username, email=user.email, sentiment=DEFAULT_SENTIMENT,
@@ -201,6 +202,7 @@ class ChatHistoryBackend:
         del self._convs[org][conv.id]
         self._index[org].remove(conv.inserted_us, conv.id)
         self._mentor_index[(org, conv.mentor)].remove(conv.inserted_us, conv.id)
+        self._ctx.items.give_back(1 + len(conv.messages))
 
     def append_messages(self, org: str, conversation_id: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """Append ``{type: human|ai, content, timestamp?}`` messages (admin plane); counts follow."""
@@ -230,6 +232,7 @@ class ChatHistoryBackend:
                         {"choices": list(MESSAGE_TYPES)} if name == "type" else {})
                 for i, name, value in problems
             ])
+        self._ctx.items.take(len(parsed))
         conv.messages += tuple(parsed)
         added_human = sum(1 for m in parsed if m.type == "human")
         conv.n_human += added_human
@@ -276,6 +279,10 @@ class ChatHistoryBackend:
             return self._index.get(org) or TimeIndex()
         key = norm_uuid(mentor)
         return (self._mentor_index.get((org, key)) if key else None) or TimeIndex()
+
+    def item_count(self) -> int:
+        """How many items this family holds: conversations and their messages (for the store's limit)."""
+        return sum(1 + len(c.messages) for convs in self._convs.values() for c in convs.values())
 
     def count(self, org: str | None = None) -> int:
         """How many conversations (of one org, or in all)."""

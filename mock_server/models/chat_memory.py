@@ -56,6 +56,7 @@ class ChatMemoryBackend:
 
     def create(self, org: str, username: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Store a new entry from ``content`` and ``session_id`` (both optional, nullable)."""
+        self._ctx.items.take()
         entry = {
             "id": self._ctx.ids.next_int("all_chats_memory"),
             "org": org,
@@ -69,6 +70,7 @@ class ChatMemoryBackend:
 
     def schedule_update(self, org: str, username: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Record an update task (the real service runs it later) and answer its id."""
+        self._ctx.items.take()
         task = {
             "task_id": self._ctx.ids.uuid4(),
             "org": org,
@@ -93,12 +95,13 @@ class ChatMemoryBackend:
         """Delete one of the user's entries; NotFound if absent, foreign or already deleted."""
         self._own(org, username, memory_id)
         del self._entries[(org, username)][memory_id]
+        self._ctx.items.give_back()
 
     def destroy_all(self, org: str, username: str) -> None:
         """Delete every entry of the user; NotFound if there is none."""
         if not self._entries.get((org, username)):
             raise NotFound()
-        del self._entries[(org, username)]
+        self._ctx.items.give_back(len(self._entries.pop((org, username))))
 
     def list_entries(self, org: str, username: str) -> list[dict[str, Any]]:
         """Every entry of the user, by id (for the admin plane and tests)."""
@@ -124,12 +127,17 @@ class ChatMemoryBackend:
         """Upsert the user's memory switch (the id stays on later PUTs)."""
         status = self._statuses.get((org, username))
         if status is None:
+            self._ctx.items.take()
             status = {"id": self._ctx.ids.next_int("chat_memory_status"), "org": org, "username": username}
             self._statuses[(org, username)] = status
         status["enabled"] = bool(enabled)
         return _status_out(status)
 
     # --- state -----------------------------------------------------------------------------
+
+    def item_count(self) -> int:
+        """How many items this family holds: entries, statuses and tasks (for the store's limit)."""
+        return sum(len(e) for e in self._entries.values()) + len(self._statuses) + len(self.tasks)
 
     def clear(self) -> None:
         """Drop everything."""

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from sortedcontainers import SortedList
 
 from mock_server.clock import isoformat_z, parse_date, parse_datetime, to_micros
-from mock_server.errors import InvalidRequest, NotFound, Problem
+from mock_server.errors import InvalidRequest, NotFound, Problem, StoreFull
 
 Path = tuple[str | int, ...]
 
@@ -77,13 +77,38 @@ class IdSource:
         self.reserved = other.reserved
 
 
+class ItemCount:
+    """How many items (records, artifact versions, chat messages) the store holds, against its limit.
+
+    Every backend takes a count before it stores anything new and gives it back when it deletes:
+    the limit (``--max-items``) holds for the whole store, whatever the family.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, n: int = 1) -> None:
+        """Count ``n`` new items; StoreFull, and nothing counted, if that passes the limit."""
+        if self.limit is not None and self.used + n > self.limit:
+            raise StoreFull(self.limit)
+        self.used += n
+
+    def give_back(self, n: int = 1) -> None:
+        """``n`` items are gone."""
+        self.used -= n
+
+
 @dataclass(slots=True)
 class Context:
-    """What a backend needs from the store: the clock, the id source and the user registry."""
+    """What a backend needs from the store: the clock, the id source, the user registry and the item count."""
 
     clock: Any
     ids: IdSource
     users: "UserRegistry"
+    items: ItemCount
 
 
 @dataclass(slots=True)

@@ -53,6 +53,7 @@ class CustomInstructionBackend:
         """Create it; NonFieldError if the user already has one."""
         if (org, username) in self._items:
             raise NonFieldError(ALREADY_EXISTS)
+        self._ctx.items.take()
         now = self._ctx.clock.now()
         item = {"id": self._ctx.ids.next_int("custom_instruction"), "org": org, "username": username}
         for name, default in WRITABLE.items():
@@ -75,6 +76,10 @@ class CustomInstructionBackend:
                 item[name] = fields[name]
         item["updated_at"] = self._ctx.clock.now()
         return _out(item)
+
+    def item_count(self) -> int:
+        """How many items this family holds (for the store's limit)."""
+        return len(self._items)
 
     def clear(self) -> None:
         """Drop everything."""

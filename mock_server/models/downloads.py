@@ -39,10 +39,16 @@ class DownloadsBackend:
     def finish(self, org: str, username: str, task_id: str, item: dict[str, Any]) -> None:
         """Mark a task finished with a ChatHistoryItem ``{type, content, timestamp}`` (admin plane, tests)."""
         key = norm_uuid(task_id) or str(task_id)
+        if (org, username, key) not in self._tasks:
+            self._ctx.items.take()
         self._tasks[(org, username, key)] = {"task_id": key, "org": org, "username": username,
                                              "type": item["type"], "content": item["content"],
                                              "timestamp": parse_datetime(item["timestamp"]) if item.get("timestamp")
                                              else self._ctx.clock.now()}
+
+    def item_count(self) -> int:
+        """How many items this family holds: finished tasks (for the store's limit)."""
+        return len(self._tasks)
 
     def clear(self) -> None:
         """Drop everything."""

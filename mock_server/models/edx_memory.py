@@ -75,6 +75,7 @@ class EdxMemoryBackend:
         self._own(org, username, memory_id)
         del self._items[(org, username)][memory_id]
         self._default_view.pop((org, username), None)
+        self._ctx.items.give_back()
 
     def upsert(self, org: str, username: str, student: int, course_id: str, data: Any) -> dict[str, Any]:
         """Create or replace the record of (student, course_id) (for the admin plane and tests)."""
@@ -82,6 +83,7 @@ class EdxMemoryBackend:
         items = self._items.setdefault((org, username), {})
         found = next((r for r in items.values() if r["student"] == student and r["course_id"] == course_id), None)
         if found is None:
+            self._ctx.items.take()
             found = {"id": self._ctx.ids.next_int("edx_memory"), "org": org, "username": username,
                      "student": student, "course_id": course_id, "date_created": now}
             items[found["id"]] = found
@@ -105,6 +107,10 @@ class EdxMemoryBackend:
         if found is None:
             raise NotFound()
         return found
+
+    def item_count(self) -> int:
+        """How many items this family holds (for the store's limit)."""
+        return sum(len(items) for items in self._items.values())
 
     def clear(self) -> None:
         """Drop everything."""

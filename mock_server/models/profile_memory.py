@@ -31,7 +31,10 @@ class ProfileMemoryBackend:
 
     def upsert(self, org: str, username: str, tag: str, detail: str | None) -> dict[str, Any]:
         """Create the tag or replace its detail; returns the relation."""
-        self._tags.setdefault((org, username), {})[tag] = detail
+        tags = self._tags.setdefault((org, username), {})
+        if tag not in tags:
+            self._ctx.items.take()
+        tags[tag] = detail
         return {"tag": tag, "detail": detail}
 
     def destroy(self, org: str, username: str, tag: str) -> None:
@@ -40,6 +43,11 @@ class ProfileMemoryBackend:
         if not tags or tag not in tags:
             raise NotFound()
         del tags[tag]
+        self._ctx.items.give_back()
+
+    def item_count(self) -> int:
+        """How many items this family holds: tags (for the store's limit)."""
+        return sum(len(tags) for tags in self._tags.values())
 
     def clear(self) -> None:
         """Drop everything."""

@@ -60,6 +60,7 @@ class VaiMemoryBackend:
         if organization_id is not None and norm_uuid(organization_id) != norm_uuid(org):
             raise PermissionDenied(FORBIDDEN)
         org = norm_uuid(org) or org
+        self._ctx.items.take()
         mem = Memory(self._ctx.ids.uuid4(), org, content, to_micros(self._ctx.clock.now()), False)
         self._insert(mem)
         return _out(mem)
@@ -75,6 +76,7 @@ class VaiMemoryBackend:
         self._index[org].remove(mem.created_us, mem.id)
         del self._items[org][mem.id]
         self._oldest.pop(org, None)
+        self._ctx.items.give_back()
 
     def backfill(self, org: str, limit: int = 20, offset: int = 0, chunk_size: int = 5) -> dict[str, Any]:
         """Examine at most ``limit`` memories oldest first from ``offset``, in chunks of ``chunk_size``.
@@ -106,6 +108,10 @@ class VaiMemoryBackend:
     def count(self, org: str) -> int:
         """How many memories the org has."""
         return len(self._items.get(norm_uuid(org) or org, {}))
+
+    def item_count(self) -> int:
+        """How many items this family holds (for the store's limit)."""
+        return sum(len(items) for items in self._items.values())
 
     def _own(self, org: str, memory_id: Any) -> Memory:
         mid = norm_uuid(memory_id)
