@@ -274,6 +274,8 @@ class WriteGuard:
         tracker before a pending Ctrl-C is let through.
         """
         unsafe = method.upper() not in SAFE_METHODS
+        if unsafe and self.read_only:
+            self.admit(method, url)  # raises: in read-only mode the gate is not even asked
         if unsafe and not cleanup and self.gate is not None:
             try:
                 self.gate(method.upper(), url, headers, body)
