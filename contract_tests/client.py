@@ -180,21 +180,28 @@ class Interrupts:
     def __init__(self) -> None:
         self._depth = 0
         self._shield = 0
+        self._installs = 0
         self._pending: int | None = None
         self._previous: dict[int, Any] = {}
 
     def install(self) -> None:
-        """Take over SIGINT and SIGTERM (main thread only; elsewhere signals keep their handlers)."""
-        if threading.current_thread() is not threading.main_thread() or self._previous:
+        """Take over SIGINT and SIGTERM (main thread only; elsewhere signals keep their handlers); nests."""
+        if threading.current_thread() is not threading.main_thread():
             return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
+        self._installs += 1
+        if self._installs == 1:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
 
     def uninstall(self) -> None:
-        """Give the signals back their previous handlers."""
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
+        """Undo one install; the last gives the signals back their previous handlers."""
+        if threading.current_thread() is not threading.main_thread() or not self._installs:
+            return
+        self._installs -= 1
+        if not self._installs:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+            self._previous.clear()
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self._shield:

@@ -237,7 +237,7 @@ class Harness:
         """Create one tagged object with the creator ``operation_id`` at ``path`` (the gate records it)."""
         creator = self.safety.contract.creators[operation_id]
         media = creator.op.raw.get("requestBody", {}).get("content", {}).get("application/json", {})
-        label = f"{self.config.tag}-{len(self.safety.owned)}"
+        label = f"{self.config.tag}-pin-{len(self.safety.owned)}"
         return self.call(kind, "POST", path, json=minimal_body(media.get("schema", {}), label, self.org, self.user),
                          validate=False)
 
