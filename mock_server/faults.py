@@ -25,6 +25,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,10 +37,14 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .api._call import Call
 from .auth import ibl_api_key, vai_api_key, vai_bearer
-from .errors import MockError
+from .clock import parse_date, parse_datetime
+from .errors import InvalidPage, InvalidRequest, MockError, NotFound
 from .headers import first_header
+from .models.analytics import MAX_BUCKETS, AnalyticsBackend
 from .models.common import DocReader, norm_uuid
+from .models.pagination import MAX_PAGE_SIZE, Page, order_items, paginate, parse_ordering, parse_page_size
 from .state import IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
 from .validation import SCOPE_KEY, request_data
@@ -51,6 +58,7 @@ VAI_MODULE = "mock_server.api.vai_memory"
 ADMIN_MODULE = "mock_server.api.admin"
 
 Action = Callable[["Exchange"], Awaitable["Reply | None"]]
+Change = Callable[["Exchange", "Reply"], None]  # what a response-rewriting fault does to a buffered reply
 Setup = Callable[[MockState, dict[str, Any]], None]
 
 
@@ -251,7 +259,7 @@ def _int(raw: str | None) -> int | None:
         return None
 
 
-def _on_success(change: Callable[[Exchange, Reply], None], *statuses: int) -> Action:
+def _on_success(change: Change, *statuses: int) -> Action:
     """An action that forwards, then changes a response with one of ``statuses`` (default 200).
 
     Error responses are exceptions at this depth (the exception middleware renders them above
@@ -268,13 +276,40 @@ def _on_success(change: Callable[[Exchange, Reply], None], *statuses: int) -> Ac
     return action
 
 
-def _json_change(change: Callable[[Exchange, Any], Any]) -> Callable[[Exchange, Reply], None]:
+def _json_change(change: Callable[[Exchange, Any], Any]) -> Change:
     """A response change that works on the parsed JSON body."""
 
     def apply(ex: Exchange, reply: Reply) -> None:
         reply.set_json(change(ex, reply.json()))
 
     return apply
+
+
+def _when(condition: Callable[[Exchange], bool], change: Change) -> Change:
+    """A response change applied only to requests that meet ``condition``."""
+
+    def apply(ex: Exchange, reply: Reply) -> None:
+        if condition(ex):
+            change(ex, reply)
+
+    return apply
+
+
+def _json_object(ex: Exchange, body: bytes) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None (another media type, malformed, not an object)."""
+    content_type = (Headers(scope=ex.scope).get("content-type") or "").split(";")[0].strip().lower()
+    if not content_type.endswith("json"):
+        return None
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _with_body(scope: Scope, body: bytes) -> tuple[Scope, Receive]:
+    """A scope and receive callable that carry ``body`` instead of the request's own."""
+    return _set_header(scope, "content-length", str(len(body))), _replay(body)
 
 
 def _caller(ex: Exchange) -> Any:
@@ -335,15 +370,22 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-def _patch_record(backend: Any, section: str, org: str, username: str,
-                  patch: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Rewrite one user's record of a one-section family through its public export/clear/load.
+Match = Callable[[dict[str, Any]], bool]
+
+
+def _user_record(org: str | None, username: str | None) -> Match:
+    """Matches the exported record of one user (a family with one record per user)."""
+    return lambda record: record.get("org") == org and record.get("username") == username
+
+
+def _patch_record(backend: Any, section: str, match: Match, patch: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite the matching records of a one-section family through its public export/clear/load.
 
     Runs without awaiting, so no other request sees the family half restored.
     """
     records = backend.export()[section]
     for i, record in enumerate(records):
-        if record.get("org") == org and record.get("username") == username:
+        if match(record):
             records[i] = patch(record)
     reader = DocReader()
     backend.clear()
@@ -351,8 +393,71 @@ def _patch_record(backend: Any, section: str, org: str, username: str,
     reader.raise_if_failed()
 
 
-def _own_record(backend: Any, section: str, org: str | None, username: str | None) -> dict[str, Any] | None:
-    return next((r for r in backend.export()[section] if r.get("org") == org and r.get("username") == username), None)
+def _own_record(backend: Any, section: str, match: Match) -> dict[str, Any] | None:
+    return next((r for r in backend.export()[section] if match(r)), None)
+
+
+# --- DRF pages -------------------------------------------------------------------------------
+
+
+def _page_link(ex: Exchange, query: dict[str, str], number: int) -> str:
+    """A page link as the mock builds them: ``query`` without ``page``, plus ``page`` past the first."""
+    params = {k: v for k, v in query.items() if k != "page"}
+    if number > 1:
+        params["page"] = str(number)
+    base = Call(ex.scope, ex.state, request_data(ex.scope), None).base_url() + ex.scope["path"]
+    return base + (f"?{urlencode(params)}" if params else "")
+
+
+def _page_number(body: dict[str, Any]) -> int:
+    """Which page a DRF body is, read from its ``previous`` link (the link to page 1 has no ``page``)."""
+    if not body.get("previous"):
+        return 1
+    return int(dict(parse_qsl(urlsplit(body["previous"]).query)).get("page", "1")) + 1
+
+
+async def _forward_rewritten(ex: Exchange, query: dict[str, str]) -> Reply:
+    """Forward with another query string; the page links answer for the query the client sent."""
+    reply = await ex.forward(ex.with_query(query))
+    body = reply.json() if reply.status == 200 else None
+    if isinstance(body, dict) and "next" in body:
+        number, sent = _page_number(body), ex.query()
+        body["next"] = _page_link(ex, sent, number + 1) if body["next"] else None
+        body["previous"] = _page_link(ex, sent, number - 1) if body["previous"] else None
+        reply.set_json(body)
+    return reply
+
+
+async def _all_items(ex: Exchange, query: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of the DRF list under ``query`` (its page and page_size aside), fetched page by page."""
+    items: list[dict[str, Any]] = []
+    number = 1
+    while True:
+        sub = {k: v for k, v in query.items() if k not in ("page", "page_size")}
+        sub.update(page_size=str(MAX_PAGE_SIZE), page=str(number))
+        body = (await ex.forward(ex.with_query(sub), _replay(b""))).json()
+        items += body["results"]
+        if not body["next"]:
+            return items
+        number += 1
+
+
+def _every_row(page_of: Callable[[int], Page]) -> list[Any]:
+    """Every row a backend's paginated list gives, page by page."""
+    rows: list[Any] = []
+    number = 1
+    while True:
+        page = page_of(number)
+        rows += page.results
+        if not page.has_next:
+            return rows
+        number += 1
+
+
+def _link_query(link: str, change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> str:
+    """A page link with its query parameters passed through ``change``."""
+    parts = urlsplit(link)
+    return urlunsplit(parts._replace(query=urlencode(change(parse_qsl(parts.query, keep_blank_values=True)))))
 
 
 # --- status --------------------------------------------------------------------------------
@@ -396,27 +501,37 @@ def _text_plain(ex: Exchange, reply: Reply) -> None:
 
 async def _lost_update(ex: Exchange) -> Reply:
     """Answer the update, then put the user's instruction back as it was before."""
-    org, user = ex.path("org"), ex.path("user_id")
-    before = _own_record(ex.store.custom_instruction, "custom_instructions", org, user)
+    mine = _user_record(ex.path("org"), ex.path("user_id"))
+    before = _own_record(ex.store.custom_instruction, "custom_instructions", mine)
     reply = await ex.forward()
-    if reply.status == 200 and before is not None and org and user:
-        _patch_record(ex.store.custom_instruction, "custom_instructions", org, user, lambda _: before)
+    if reply.status == 200 and before is not None:
+        _patch_record(ex.store.custom_instruction, "custom_instructions", mine, lambda _: before)
     return reply
 
 
-async def _timestamp_frozen(ex: Exchange) -> Reply:
-    """Store and answer the update with ``updated_at`` as it was before."""
-    org, user = ex.path("org"), ex.path("user_id")
-    before = _own_record(ex.store.custom_instruction, "custom_instructions", org, user)
-    reply = await ex.forward()
-    if reply.status == 200 and before is not None and org and user:
-        frozen = before["updated_at"]
-        _patch_record(ex.store.custom_instruction, "custom_instructions", org, user,
-                      lambda record: {**record, "updated_at": frozen})
-        body = reply.json()
-        body["updated_at"] = frozen
-        reply.set_json(body)
-    return reply
+def _frozen_stamp(backend: Callable[[Store], Any], section: str, stamp: str,
+                  match: Callable[[Exchange], Match]) -> Action:
+    """An action that stores and answers an update with the ``stamp`` field as it was before."""
+
+    async def action(ex: Exchange) -> Reply:
+        family, mine = backend(ex.store), match(ex)
+        before = _own_record(family, section, mine)
+        reply = await ex.forward()
+        if reply.status == 200 and before is not None:
+            frozen = before[stamp]
+            _patch_record(family, section, mine, lambda record: {**record, stamp: frozen})
+            body = reply.json()
+            body[stamp] = frozen
+            reply.set_json(body)
+        return reply
+
+    return action
+
+
+def _path_artifact(ex: Exchange) -> Match:
+    """Matches the exported artifact the path names."""
+    org, user, artifact_id = ex.path("org"), ex.path("user_id"), _int(ex.path("id"))
+    return lambda record: _user_record(org, user)(record) and record.get("id") == artifact_id
 
 
 def _visible(ex: Exchange) -> bool:
@@ -460,6 +575,43 @@ async def _stale_read(ex: Exchange) -> Reply:
     return reply
 
 
+async def _create_drops_content(ex: Exchange) -> None:
+    """Store every new memory with content "" (the handler reads a field the body does not have)."""
+    body = await _read_body(ex.receive)
+    document = _json_object(ex, body)
+    if document is not None and isinstance(document.get("content"), str):
+        body = dumps({**document, "content": ""})
+    await ex.pass_through(*_with_body(ex.scope, body))
+
+
+_PROFILE_CREATE = "ai_mentor_orgs_users_ai_user_profile_memory_create"
+_PROFILE_DESTROY = "ai_mentor_orgs_users_ai_user_profile_memory_destroy"
+
+
+async def _profile_duplicates(ex: Exchange) -> Reply:
+    """An upsert of an existing tag inserts a second row: the list shows the old relation before the new.
+
+    The store keeps one relation per tag, so the rows an upsert left behind live in the fault's
+    memo (oldest first) until their tag is deleted; the list shows them beside their tag.
+    """
+    org, user = ex.path("org") or "", ex.path("user_id") or ""
+    stale: list[dict[str, Any]] = ex.memo.setdefault((org, user), [])
+    if ex.operation == _PROFILE_CREATE:
+        before = {r["tag"]: r["detail"] for r in ex.store.profile_memory.list(org, user)}
+        reply = await ex.forward()
+        tag = reply.json()["tag"] if reply.status == 200 else None
+        if tag in before:
+            stale.append({"tag": tag, "detail": before[tag]})
+        return reply
+    reply = await ex.forward()
+    if ex.operation == _PROFILE_DESTROY:
+        stale[:] = [r for r in stale if r["tag"] != ex.path("tag")]  # the delete matches every row of the tag
+    elif reply.status == 200:
+        reply.set_json([row for current in reply.json()
+                        for row in [*(r for r in stale if r["tag"] == current["tag"]), current]])
+    return reply
+
+
 # --- pagination ------------------------------------------------------------------------------
 
 
@@ -489,19 +641,56 @@ async def _page_overlap(ex: Exchange) -> Reply:
 async def _ordering_ignored(ex: Exchange) -> Reply:
     """Drop ``ordering`` before the handler sees it; the page links still carry it."""
     query = ex.query()
-    ordering = query.pop("ordering", None)
-    if ordering is None:
+    if "ordering" not in query:
         return await ex.forward()
-    reply = await ex.forward(ex.with_query(query))
-    if reply.status == 200:
-        body = reply.json()
-        for link in ("next", "previous"):
-            if body.get(link):
-                parts = urlsplit(body[link])
-                params = parse_qsl(parts.query, keep_blank_values=True) + [("ordering", ordering)]
-                body[link] = urlunsplit(parts._replace(query=urlencode(params)))
-        reply.set_json(body)
+    return await _forward_rewritten(ex, {k: v for k, v in query.items() if k != "ordering"})
+
+
+async def _uncapped_page(ex: Exchange) -> Reply:
+    """A page_size above 100 is honoured, not clamped: the pages are cut from the whole list."""
+    query = ex.query()
+    size = _int(query.get("page_size"))
+    reply = await ex.forward()
+    if reply.status != 200 or size is None or size <= MAX_PAGE_SIZE:
+        return reply
+    items = await _all_items(ex, query)
+    pages = max(1, -(-len(items) // size))
+    raw = query.get("page", "").strip()
+    number = pages if raw == "last" else (_int(raw) or 1)  # the healthy answer has vetted the number
+    if number > pages:
+        raise InvalidPage()
+    body = reply.json()
+    body["results"] = items[(number - 1) * size:number * size]
+    body["next"] = _page_link(ex, query, number + 1) if number < pages else None
+    body["previous"] = _page_link(ex, query, number - 1) if number > 1 else None
+    reply.set_json(body)
     return reply
+
+
+WRONG_DEFAULT_PAGE_SIZE = 20
+
+
+async def _default_page_size(ex: Exchange) -> Reply:
+    """page_size absent, zero, negative or not a number means 20 (the links keep what was sent)."""
+    query = ex.query()
+    size = _int(query.get("page_size"))
+    if size is not None and size > 0:
+        return await ex.forward()
+    return await _forward_rewritten(ex, {**query, "page_size": str(WRONG_DEFAULT_PAGE_SIZE)})
+
+
+def _links_page_only(ex: Exchange, body: Any) -> Any:
+    for link in ("next", "previous"):
+        if body.get(link):
+            body[link] = _link_query(body[link], lambda params: [(k, v) for k, v in params if k == "page"])
+    return body
+
+
+def _first_page_numbered(ex: Exchange, body: Any) -> Any:
+    if body.get("previous"):
+        body["previous"] = _link_query(body["previous"], lambda params: params if any(k == "page" for k, _ in params)
+                                       else params + [("page", "1")])
+    return body
 
 
 def _total_all_orgs(ex: Exchange, body: Any) -> Any:
@@ -509,16 +698,85 @@ def _total_all_orgs(ex: Exchange, body: Any) -> Any:
     return body
 
 
+# --- ordering ------------------------------------------------------------------------------
+
+# The fields the artifacts list sorts by, and its default: the seed's, as the artifacts backend keeps them.
+_ARTIFACT_ORDER_FIELDS = dict.fromkeys(("date_created", "date_updated", "title"))
+_ARTIFACT_DEFAULT_ORDERING = "-date_updated"
+
+
+async def _ties_unstable(ex: Exchange) -> Reply:
+    """Rows that tie on the ordering key come in another order on each page query (no id tiebreak).
+
+    Deterministically: by id on odd pages, by descending id on even ones, so a walk through the
+    pages repeats some tied rows and skips others; every single page still looks sorted.
+    """
+    reply = await ex.forward()
+    body = reply.json() if reply.status == 200 else None
+    if body is None or _page_number(body) % 2:
+        return reply
+    query = ex.query()
+    ordering = parse_ordering(query.get("ordering"), _ARTIFACT_ORDER_FIELDS, _ARTIFACT_DEFAULT_ORDERING)
+    keys = [name for name, _ in ordering]
+    items = await _all_items(ex, query)
+    swapped = [row for _, run in groupby(items, key=lambda a: tuple(a[k] for k in keys)) for row in reversed(list(run))]
+    size, number = parse_page_size(query.get("page_size")), _page_number(body)
+    body["results"] = swapped[(number - 1) * size:number * size]
+    reply.set_json(body)
+    return reply
+
+
+async def _unknown_ordering_400(ex: Exchange) -> Reply:
+    """An ``ordering`` naming a field the list cannot sort by answers 400 instead of being ignored."""
+    reply = await ex.forward()
+    ordering = ex.query().get("ordering") or ""
+    unknown = [part.strip() for part in ordering.split(",")
+               if part.strip() and part.strip().lstrip("-") not in _ARTIFACT_ORDER_FIELDS]
+    if reply.status == 200 and unknown:
+        raise InvalidRequest.one("query", "ordering", "custom", ordering,
+                                 message=f"Invalid ordering field: {unknown[0]}")
+    return reply
+
+
+async def _first_ordering_field_only(ex: Exchange) -> Reply:
+    """``ordering=a,b`` sorts by ``a`` alone (ties then by id); the links keep what was sent."""
+    query = ex.query()
+    ordering = query.get("ordering") or ""
+    if "," not in ordering:
+        return await ex.forward()
+    return await _forward_rewritten(ex, {**query, "ordering": ordering.split(",")[0].strip()})
+
+
 # --- isolation -------------------------------------------------------------------------------
 
 
-async def _user_leak(ex: Exchange) -> None:
-    """A user token passes as any user of its own org (admin-only checks still hold).
+async def _reach_as(ex: Exchange, principal: IblPrincipal, name: str, own: str) -> None:
+    """Let security check the path as if its ``name`` parameter were ``own`` (the token's own value).
 
     The reach check may run in the security function or in the handler, so both are fooled:
-    security sees the token's own username in the path, then (when it stores the principal) the
-    path gets its user back and the principal takes that user's name.
+    security sees ``own`` in the path, then (when it stores the principal) the path gets its
+    value back and the principal takes that value in place of its own.
     """
+    params = ex.scope.get("path_params", {})
+    target = params[name]
+    field_name = {"user_id": "username", "org": "org"}[name]
+
+    def swap(found: Any) -> Any:
+        params[name] = target
+        if found == principal:
+            return dataclasses.replace(found, **{field_name: str(target)})
+        return found
+
+    params[name] = own
+    ex.scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(swap)
+    try:
+        await ex.pass_through()
+    finally:
+        params[name] = target
+
+
+async def _user_leak(ex: Exchange) -> None:
+    """A user token passes as any user of its own org (admin-only checks still hold)."""
     params = ex.scope.get("path_params", {})
     target = params.get("user_id")
     principal = _ibl_token_owner(ex)
@@ -526,19 +784,7 @@ async def _user_leak(ex: Exchange) -> None:
             or principal.username == str(target)):
         await ex.pass_through()
         return
-
-    def swap(found: Any) -> Any:
-        params["user_id"] = target
-        if isinstance(found, IblPrincipal) and found.username == principal.username:
-            return dataclasses.replace(found, username=str(target))
-        return found
-
-    params["user_id"] = principal.username
-    ex.scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(swap)
-    try:
-        await ex.pass_through()
-    finally:
-        params["user_id"] = target
+    await _reach_as(ex, principal, "user_id", principal.username)
 
 
 async def _org_leak(ex: Exchange) -> None:
@@ -559,6 +805,98 @@ async def _org_leak(ex: Exchange) -> None:
 
     ex.scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(swap)
     await ex.pass_through()
+
+
+def _orgs(store: Store, org: str) -> list[str]:
+    """Every ibl org the store knows of (its users' and its tokens'), and ``org``."""
+    known = {user.org for user in store.users.all()} | {p.org for p in store.credentials.ibl_tokens.values()}
+    return sorted(known | {org})
+
+
+# chat-history's list filters and sort fields, read from the items the list answers.
+_CHAT_HISTORY_FILTERS = ("start_date", "end_date", "filter_user_id", "mentor", "sentiment", "topics")
+_CONVERSATION_ORDER: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "inserted_at": lambda c: parse_datetime(c["inserted_at"]),
+    "rating": itemgetter("rating"),
+    "student": itemgetter("student"),
+    "sentiment": itemgetter("sentiment"),
+}
+
+
+async def _chat_history_all_orgs(ex: Exchange) -> Reply:
+    """The chat-history list forgets the org: every org's conversations, filtered, ordered and paged as one."""
+    sent = ex.query()
+    checked = ex.with_query({k: v for k, v in sent.items() if k != "page"})  # the page may lie past the org's own
+    reply = await ex.forward(checked)
+    if reply.status != 200:
+        return reply
+    query = request_data(checked).query
+    filters = {name: query[name] for name in _CHAT_HISTORY_FILTERS if query.get(name) is not None}
+
+    def org_rows(org: str) -> list[Any]:
+        return _every_row(lambda n: ex.store.chat_history.list(
+            org, page=n, page_size=MAX_PAGE_SIZE, ordering=query.get("ordering"), **filters))
+
+    rows = [row for org in _orgs(ex.store, ex.path("org") or "") for row in org_rows(org)]
+    keys = parse_ordering(query.get("ordering"), _CONVERSATION_ORDER, "-inserted_at")
+    page = paginate(order_items(rows, keys, _CONVERSATION_ORDER, itemgetter("id")), sent.get("page"),
+                    query.get("page_size"))
+    reply.set_json({"count": page.count,
+                    "next": _page_link(ex, sent, page.number + 1) if page.has_next else None,
+                    "previous": _page_link(ex, sent, page.number - 1) if page.has_previous else None,
+                    "results": page.results})
+    return reply
+
+
+def _analytics_all_orgs(ex: Exchange, body: Any) -> Any:
+    """average-messages-per-session counts the conversations of every org, not only the path's."""
+    org, start, end, aggregation, mentor = _analytics_args(ex)
+    per_org = [_bucket_totals(ex.store.analytics, o, start, end, aggregation, mentor) for o in _orgs(ex.store, org)]
+    series = []
+    for buckets in zip(*per_org):  # the buckets depend on the dates alone: the same for every org
+        messages, sessions = sum(b[1] for b in buckets), sum(b[2] for b in buckets)
+        series.append({"time": buckets[0][0], "total_sessions": sessions,
+                       "avg_messages": ex.store.analytics.average(messages, sessions) if sessions else 0})
+    return series
+
+
+def _owner(rows: list[dict[str, Any]], org: str, record_id: int | None) -> str | None:
+    """Which user of ``org`` owns the exported record with this id (None: nobody)."""
+    return next((r["username"] for r in rows if r["org"] == org and r["id"] == record_id), None)
+
+
+Found = Callable[[Exchange, Any, str, str, int], Reply]  # (exchange, backend, org, owner, id) -> the answer
+
+
+def _any_user(backend_of: Callable[[Store], Any], section: str, id_param: str, found: Found) -> Action:
+    """An action that, when the path's user has no object with the path's id, answers for the org user who has."""
+
+    async def action(ex: Exchange) -> Reply:
+        try:
+            return await ex.forward()
+        except NotFound:
+            backend = backend_of(ex.store)
+            org, record_id = ex.path("org") or "", _int(ex.path(id_param))
+            owner = _owner(backend.export()[section], org, record_id)
+            if owner is None or record_id is None:
+                raise
+        return found(ex, backend, org, owner, record_id)
+
+    return action
+
+
+def _edx_memory_found(ex: Exchange, backend: Any, org: str, owner: str, memory_id: int) -> Reply:
+    if ex.operation == "ai_mentor_orgs_users_edx_memory_destroy":
+        backend.destroy(org, owner, memory_id)
+        return Reply(204)
+    reply = Reply(200)
+    reply.set_json(backend.retrieve(org, owner, memory_id))
+    return reply
+
+
+def _all_chats_found(ex: Exchange, backend: Any, org: str, owner: str, memory_id: int) -> Reply:
+    backend.destroy_one(org, owner, memory_id)
+    return Reply(204)
 
 
 # --- auth ------------------------------------------------------------------------------------
@@ -582,6 +920,35 @@ async def _auth_bypass(ex: Exchange) -> None:
         key = (own_org or [k for k, _ in admins] or [None])[0]
         if key is not None:
             scope = _set_header(scope, "authorization", f"Api-Token {key}")
+    await ex.pass_through(scope)
+
+
+async def _cross_org_admin(ex: Exchange) -> None:
+    """An admin token passes as an admin of whatever org the path names (the org is never compared)."""
+    target = ex.scope.get("path_params", {}).get("org")
+    principal = _ibl_token_owner(ex)
+    if principal is None or not principal.is_admin or target is None or principal.org == str(target):
+        await ex.pass_through()
+        return
+    await _reach_as(ex, principal, "org", principal.org)
+
+
+async def _admin_check_skipped(ex: Exchange) -> None:
+    """A user token that reaches the path passes chat-history's admin-only permission.
+
+    Security is shown an admin key of the token's org (so only the admin-only check changes
+    answer), and the handler gets the user's own principal back.
+    """
+    principal = _ibl_token_owner(ex)
+    org, user = ex.path("org") or "", ex.path("user_id") or ""
+    admin = None
+    if principal is not None and not principal.is_admin and Credentials.ibl_can_reach(principal, org, user):
+        admin = next((k for k, p in ex.store.credentials.ibl_tokens.items() if p.is_admin and p.org == org), None)
+    if admin is None:
+        await ex.pass_through()
+        return
+    scope = _set_header(ex.scope, "authorization", f"Api-Token {admin}")
+    scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(lambda _: principal)
     await ex.pass_through(scope)
 
 
@@ -613,6 +980,31 @@ async def _validation_off(ex: Exchange) -> None:
         body = urlencode(pairs + [("enabled", enabled)]).encode("latin-1")
     scope = _set_header(scope, "content-length", str(len(body)))
     await ex.pass_through(scope, _replay(body))
+
+
+VAI_MAX_LIMIT = 100  # the VirtuousAI list's limit maximum in the spec
+
+
+async def _limit_uncapped(ex: Exchange) -> Reply:
+    """A VirtuousAI list ``limit`` above 100 is served (up to ``limit`` memories) instead of answering 422."""
+    query = ex.query()
+    limit = _int(query.get("limit"))
+    if limit is None or limit <= VAI_MAX_LIMIT:
+        return await ex.forward()
+    sub = ex.with_query({**query, "limit": str(VAI_MAX_LIMIT)})  # every other check as usual
+    reply = await ex.forward(sub)
+    principal = ex.principal(sub)
+    if reply.status == 200 and isinstance(principal, VaiPrincipal):
+        offset = request_data(sub).query.get("offset", 0)
+        reply.set_json(ex.store.vai_memory.list(principal.organization_id, limit, offset))
+    return reply
+
+
+async def _negative_offset(ex: Exchange) -> None:
+    """A negative VirtuousAI list ``offset`` is read as 0 instead of answering 422."""
+    query = ex.query()
+    offset = _int(query.get("offset"))
+    await ex.pass_through(ex.with_query({**query, "offset": "0"}) if offset is not None and offset < 0 else None)
 
 
 # --- analytics -------------------------------------------------------------------------------
@@ -647,6 +1039,98 @@ async def _analytics_stale(ex: Exchange) -> Reply:
     return reply
 
 
+def _analytics_args(ex: Exchange) -> tuple[str, date, date, str, str | None]:
+    """(org, start, end, aggregation, mentor_id) of an analytics request the handler has accepted."""
+    query = request_data(ex.scope).query
+    return (ex.path("org") or "", parse_date(query["start_date"]), parse_date(query["end_date"]),
+            query.get("aggregation") or "daily", query.get("mentor_id"))
+
+
+def _message_total(total: int, sessions: int) -> int:
+    return total
+
+
+def _bucket_totals(analytics: AnalyticsBackend, org: str, start: date, end: date, aggregation: str,
+                   mentor: str | None) -> list[tuple[str, int, int]]:
+    """Each bucket's (time, messages, sessions), read through the domain's ``average`` hook.
+
+    Runs without awaiting, so no other request sees the hook swapped.
+    """
+    average = analytics.average
+    analytics.average = _message_total
+    try:
+        series = analytics.average_messages_per_session(org, start, end, aggregation, mentor)
+    finally:
+        analytics.average = average
+    return [(b["time"], b["avg_messages"], b["total_sessions"]) for b in series]
+
+
+def _weeks_from_sunday(ex: Exchange, body: Any) -> Any:
+    """Weekly buckets start on the Sunday on or before start_date, not the Monday."""
+    org, start, end, aggregation, mentor = _analytics_args(ex)
+    if aggregation != "weekly" or end < start:
+        return body
+    first = start - timedelta(days=(start.weekday() + 1) % 7)
+    weeks = [[0, 0] for _ in range((end - first).days // 7 + 1)]
+    day = start
+    while day <= end:  # daily totals, in calls of at most MAX_BUCKETS days
+        stop = min(end, day + timedelta(days=MAX_BUCKETS - 1))
+        for time, messages, sessions in _bucket_totals(ex.store.analytics, org, day, stop, "daily", mentor):
+            week = weeks[(date.fromisoformat(time[:10]) - first).days // 7]
+            week[0] += messages
+            week[1] += sessions
+        day = stop + timedelta(days=1)
+    average = ex.store.analytics.average
+    return [{"time": f"{(first + timedelta(weeks=n)).isoformat()}T00:00:00Z",
+             "avg_messages": average(messages, sessions) if sessions else 0, "total_sessions": sessions}
+            for n, (messages, sessions) in enumerate(weeks)]
+
+
+def _end_exclusive(ex: Exchange, body: Any) -> Any:
+    """end_date is exclusive: the series stops at its 00:00 (a one-day range is empty)."""
+    org, start, end, aggregation, mentor = _analytics_args(ex)
+    if end < start:
+        return body
+    return [] if end == start else ex.store.analytics.average_messages_per_session(
+        org, start, end - timedelta(days=1), aggregation, mentor)
+
+
+def _hourly_gaps(ex: Exchange, body: Any) -> Any:
+    if request_data(ex.scope).query.get("aggregation") != "hourly":
+        return body
+    return [bucket for bucket in body if bucket["total_sessions"]]
+
+
+WRONG_BUCKET_CAP = 100_000
+_STEP = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+# What one call under the cap may cover: whole buckets (weekly ones from a Monday), at most MAX_BUCKETS.
+_CALL_SPAN = {"hourly": timedelta(days=400), "daily": MAX_BUCKETS * _STEP["daily"],
+              "weekly": MAX_BUCKETS * _STEP["weekly"]}
+
+
+async def _cap_too_high(ex: Exchange) -> Reply:
+    """A range past the 10,000-bucket cap but within 100,000 buckets is served, in calls under the cap."""
+    try:
+        return await ex.forward()
+    except InvalidRequest as exc:
+        cap_only = [(p.name, p.kind) for p in exc.problems] == [(("end_date",), "custom")]
+        if not cap_only:
+            raise
+        org, start, end, aggregation, mentor = _analytics_args(ex)
+        first = start - timedelta(days=start.weekday()) if aggregation == "weekly" else start
+        if (end + timedelta(days=1) - first) / _STEP[aggregation] > WRONG_BUCKET_CAP:
+            raise
+    series: list[dict[str, Any]] = []
+    chunk = first
+    while chunk <= end:
+        stop = min(end, chunk + _CALL_SPAN[aggregation] - timedelta(days=1))
+        series += ex.store.analytics.average_messages_per_session(org, max(chunk, start), stop, aggregation, mentor)
+        chunk = stop + timedelta(days=1)
+    reply = Reply(200)
+    reply.set_json(series)
+    return reply
+
+
 # --- counters --------------------------------------------------------------------------------
 
 
@@ -656,6 +1140,42 @@ def _next_offset_processed_only(ex: Exchange, body: Any) -> Any:
     body["nextOffset"] = body["offset"] + body["processed"]
     body["hasMore"] = body["nextOffset"] < total
     return body
+
+
+# --- server errors on unusual but valid input ------------------------------------------------
+
+
+def _non_ascii_search(ex: Exchange) -> bool:
+    return not (ex.query().get("search") or "").isascii()
+
+
+def _full_page(ex: Exchange) -> bool:
+    return (_int(ex.query().get("page_size")) or 0) >= MAX_PAGE_SIZE
+
+
+ARTIFACT_TITLE_MAX = 255  # the artifact title's maxLength in the spec
+
+
+async def _full_length_title_500(ex: Exchange) -> Reply | None:
+    """An artifact create whose title is exactly the spec's maxLength answers 500 (the column is one short).
+
+    A copy of the request with a null title (never valid) goes through validation first: when
+    the title is its only problem, the request is otherwise valid and gets the 500; any other
+    answer (401, 403, 400 on another field...) is the one the request itself gets.
+    """
+    body = await _read_body(ex.receive)
+    document = _json_object(ex, body)
+    title = document.get("title") if document is not None else None
+    if document is not None and isinstance(title, str) and len(title) == ARTIFACT_TITLE_MAX:
+        try:
+            await ex.forward(*_with_body(ex.subscope(), dumps({**document, "title": None})))
+        except InvalidRequest as exc:
+            if all(problem.location == "body" and problem.name[:1] == ("title",) for problem in exc.problems):
+                reply = Reply(500)
+                _server_error(ex, reply)
+                return reply
+    await ex.pass_through(receive=_replay(body))
+    return None
 
 
 # --- the registry ----------------------------------------------------------------------------
@@ -685,6 +1205,11 @@ _CUSTOM_INSTRUCTION_PUT = frozenset({"ai_mentor_orgs_users_custom_instruction_up
 _STATUS_OPS = frozenset({"ai_prompt_orgs_users_chat_memory_status_retrieve",
                          "ai_prompt_orgs_users_chat_memory_status_update"})
 _ANALYTICS = frozenset({"ai_analytics_orgs_users_average_messages_per_session_list"})
+_CHAT_HISTORY_ALL = _CHAT_HISTORY_OBJECTS | {"ai_analytics_orgs_users_chat_history_destroy",
+                                             "ai_analytics_orgs_users_chat_history_filter_retrieve"}
+_ARTIFACTS_LIST = frozenset({"ai_mentor_orgs_users_artifacts_list"})
+_CHAT_HISTORY_LIST = frozenset({"ai_analytics_orgs_users_chat_history_list"})
+_PROFILE_OPS = frozenset({"ai_mentor_orgs_users_ai_user_profile_memory_list", _PROFILE_CREATE, _PROFILE_DESTROY})
 
 _ALL = (
     Fault("create-returns-200", "status", "every create answers 200 instead of 201",
@@ -712,13 +1237,15 @@ _ALL = (
     Fault("stale-read", "state", "chat-memory-status GET keeps answering the first value it served per user",
           "read-your-writes", frozenset({"ai_prompt_orgs_users_chat_memory_status_retrieve"}), _stale_read),
     Fault("timestamp-frozen", "state", "custom-instruction PUT does not move updated_at",
-          "timestamps", _CUSTOM_INSTRUCTION_PUT, _timestamp_frozen),
+          "timestamps", _CUSTOM_INSTRUCTION_PUT,
+          _frozen_stamp(lambda store: store.custom_instruction, "custom_instructions", "updated_at",
+                        lambda ex: _user_record(ex.path("org"), ex.path("user_id")))),
     Fault("count-off-by-one", "pagination", "DRF count is one more than the number of matching items",
           "pagination invariants", _DRF_LISTS, _on_success(_json_change(_count_plus_one))),
     Fault("page-overlap", "pagination", "each page after the first repeats the previous page's last item",
           "pagination invariants", _DRF_LISTS, _page_overlap),
-    Fault("ordering-ignored", "pagination", "the ordering query parameter is ignored on artifacts",
-          "ordering", frozenset({"ai_mentor_orgs_users_artifacts_list"}), _ordering_ignored),
+    Fault("ordering-ignored", "ordering", "the ordering query parameter is ignored on artifacts",
+          "ordering", _ARTIFACTS_LIST, _ordering_ignored),
     Fault("vai-total-all-orgs", "pagination", "VirtuousAI total counts every organization's memories",
           "pagination invariants", frozenset({"list_memories"}), _on_success(_json_change(_total_all_orgs))),
     Fault("user-leak", "isolation", "an ibl user token may read and write other users of its org (no 403)",
@@ -739,6 +1266,84 @@ _ALL = (
           "backfill nextOffset = offset + processed, so skipped memories are re-examined and hasMore misleads",
           "backfill counters", frozenset({"backfill_entities"}),
           _on_success(_json_change(_next_offset_processed_only))),
+    # --- the faults of the second round: at least one per family of rules in the conventions
+    Fault("cross-org-admin", "auth",
+          "an ibl admin token reaches every org's paths, not only its own org's (the org is never compared)",
+          "isolation: other org's admin gets 403", None, _cross_org_admin),
+    Fault("chat-history-user-token", "auth",
+          "a user token reaches chat-history (list, CRUD, filter data) on its own path: "
+          "the admin-only check is missing",
+          "chat-history refuses user tokens (403)", _CHAT_HISTORY_ALL, _admin_check_skipped),
+    Fault("chat-history-all-orgs", "isolation",
+          "the chat-history list (count, pages, filters) covers the conversations of every org, not only the path's",
+          "isolation of org-wide lists", _CHAT_HISTORY_LIST, _chat_history_all_orgs),
+    Fault("analytics-all-orgs", "isolation",
+          "average-messages-per-session counts the conversations of every org, not only the path's",
+          "isolation of analytics", _ANALYTICS, _on_success(_json_change(_analytics_all_orgs))),
+    Fault("edx-memory-any-user", "isolation",
+          "edx-memory GET/DELETE by id finds another user's record of the same org instead of 404",
+          "isolation: another user's id answers 404",
+          frozenset({"ai_mentor_orgs_users_edx_memory_retrieve", "ai_mentor_orgs_users_edx_memory_destroy"}),
+          _any_user(lambda store: store.edx_memory, "edx_memory", "id", _edx_memory_found)),
+    Fault("all-chats-delete-any-user", "isolation",
+          "DELETE all-chats-memory/{id} deletes another user's entry of the same org (204) instead of 404",
+          "isolation: another user's id answers 404",
+          frozenset({"ai_prompt_orgs_users_all_chats_memory_destroy2"}),
+          _any_user(lambda store: store.chat_memory, "all_chats_memory", "memory_id", _all_chats_found)),
+    Fault("page-size-uncapped", "pagination",
+          "DRF lists serve a page_size above 100 as asked instead of clamping it to 100",
+          "page size cap", _DRF_LISTS, _uncapped_page),
+    Fault("default-page-size-20", "pagination",
+          "DRF lists default to 20 items a page (also for a zero, negative or non-numeric page_size), not 10",
+          "default page size", _DRF_LISTS, _default_page_size),
+    Fault("next-link-drops-query", "pagination",
+          "DRF next/previous links keep only page, dropping page_size, ordering and the filters",
+          "links keep the query", _DRF_LISTS, _on_success(_json_change(_links_page_only))),
+    Fault("first-page-link-numbered", "pagination", "the DRF previous link to page 1 carries page=1",
+          "the link to page 1 carries no page", _DRF_LISTS, _on_success(_json_change(_first_page_numbered))),
+    Fault("ordering-ties-unstable", "ordering",
+          "artifacts that tie on the ordering key come in another order on every other page (no id tiebreak), "
+          "so a walk through the pages repeats some and skips others",
+          "pages partition the list when the key ties", _ARTIFACTS_LIST, _ties_unstable),
+    Fault("unknown-ordering-400", "ordering",
+          "an artifacts ordering naming an unknown field answers 400 {\"ordering\": [...]} instead of being ignored",
+          "unknown ordering ignored", _ARTIFACTS_LIST, _unknown_ordering_400),
+    Fault("ordering-first-field-only", "ordering",
+          "artifacts ordering=a,b sorts by a alone (ties by id), ignoring b",
+          "multi-field ordering", _ARTIFACTS_LIST, _first_ordering_field_only),
+    Fault("analytics-weeks-from-sunday", "analytics", "weekly buckets start on Sunday, not Monday",
+          "weekly buckets start on Monday", _ANALYTICS, _on_success(_json_change(_weeks_from_sunday))),
+    Fault("analytics-end-exclusive", "analytics",
+          "end_date is exclusive: the series stops at end_date 00:00, so a one-day range answers []",
+          "one bucket per day of the range", _ANALYTICS, _on_success(_json_change(_end_exclusive))),
+    Fault("analytics-hourly-gaps", "analytics", "hourly series leave out the hours without sessions (no zero-fill)",
+          "hourly series are zero-filled", _ANALYTICS, _on_success(_json_change(_hourly_gaps))),
+    Fault("vai-limit-uncapped", "validation",
+          "the VirtuousAI list serves limit above 100 (that many memories) instead of answering 422",
+          "limit above its maximum rejected", frozenset({"list_memories"}), _limit_uncapped),
+    Fault("vai-negative-offset", "validation",
+          "a negative VirtuousAI list offset is read as 0 instead of answering 422",
+          "offset below its minimum rejected", frozenset({"list_memories"}), _negative_offset),
+    Fault("analytics-cap-too-high", "validation",
+          "average-messages-per-session serves up to 100,000 buckets (a zero too many) instead of answering 400 "
+          "past 10,000",
+          "bucket cap", _ANALYTICS, _cap_too_high),
+    Fault("patch-keeps-date-updated", "state", "artifact PATCH does not move date_updated (PUT still does)",
+          "timestamps", frozenset({"ai_mentor_orgs_users_artifacts_partial_update"}),
+          _frozen_stamp(lambda store: store.artifacts, "artifacts", "date_updated", _path_artifact)),
+    Fault("vai-create-drops-content", "state",
+          "VirtuousAI create stores (and answers) every memory with content \"\", whatever was sent",
+          "created fields", frozenset({"create_memory"}), _create_drops_content),
+    Fault("profile-upsert-duplicates", "state",
+          "a profile-memory upsert of an existing tag adds a second relation: the list shows the old one, then the new",
+          "upsert replaces", _PROFILE_OPS, _profile_duplicates),
+    Fault("search-non-ascii-500", "server-error", "an artifacts search term with a non-ASCII character answers 500",
+          "no 5xx on valid input", _ARTIFACTS_LIST, _on_success(_when(_non_ascii_search, _server_error))),
+    Fault("title-max-length-500", "server-error",
+          "a JSON artifact create whose title is exactly 255 characters (the spec's maxLength) answers 500",
+          "no 5xx on valid input", frozenset({"ai_mentor_orgs_users_artifacts_create"}), _full_length_title_500),
+    Fault("page-size-100-500", "server-error", "DRF lists answer 500 for page_size 100 or more (the largest page)",
+          "no 5xx on valid input", _DRF_LISTS, _on_success(_when(_full_page, _server_error))),
 )
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in _ALL}
