@@ -13,7 +13,7 @@ ARGS ?=
 # For another server, name its file (CREDENTIALS=staging.env) or export the variables: they win over the file.
 CREDENTIALS ?= fixtures/dev-credentials.env
 
-.PHONY: serve test check fuzz client-compat bench install install-test clean
+.PHONY: serve test sweep check fuzz client-compat bench install install-test clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ serve: $(INSTALLED) ## start the mock on 127.0.0.1:8000 with the default fixture
 test: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every test: spec, state layer, HTTP layer, official client 4.x then 3.66
 	$(PY) -m pytest $(ARGS)
 	$(PY3) -m pytest tests/client_compat -q
+
+sweep: $(TEST_INSTALLED) ## the slow sweeps (pytest -m sweep): every fault caught through a proxy hiding /_mock; latitude variants green
+	$(PY) -m pytest -m sweep $(ARGS)
 
 client-compat: $(TEST_INSTALLED) $(IBLAI3_INSTALLED) ## every ibl operation through the official client, iblai 4.202.2 and 3.66.0
 	$(PY) -m pytest tests/client_compat -q
