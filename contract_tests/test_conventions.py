@@ -445,9 +445,26 @@ def test_analytics_buckets(harness: Harness) -> None:
         ex = h.call("ibl_admin", "GET", url, params=params)
         h.expect(rule, ex.status == 400 and isinstance(ex.json(), dict) and field in ex.json(),
                  f"{params}: 400 naming {field}", ex)
+    _calendar_edges(h, url)
     at_cap = h.call("ibl_admin", "GET", url, params={"start_date": "2000-01-01", "end_date": "2027-05-18"})
     h.expect("analytics.bucket_cap_inclusive", at_cap.status == 200 and len(at_cap.json()) == 10_000,
              "exactly 10,000 daily buckets are answered", at_cap)
+
+
+def _calendar_edges(h: Harness, url: str) -> None:
+    """Valid ranges over a 53-week ISO year, a year boundary and a leap day answer whole, Monday-aligned buckets."""
+    for start, end, aggregation in (("2021-01-01", "2021-01-20", "weekly"), ("2020-12-28", "2021-01-10", "weekly"),
+                                    ("2024-02-28", "2024-03-01", "daily"), ("2023-12-31", "2024-01-01", "hourly")):
+        ex = h.call("ibl_admin", "GET", url, params={"start_date": start, "end_date": end, "aggregation": aggregation})
+        times = [instant(b["time"]) for b in ex.json()] if ex.status == 200 and isinstance(ex.json(), list) else []
+        step = {"weekly": timedelta(weeks=1), "daily": timedelta(days=1), "hourly": timedelta(hours=1)}[aggregation]
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        whole = (bool(times) and all(b - a == step for a, b in zip(times, times[1:]))
+                 and times[0].date() <= first and times[-1].date() <= last < (times[-1] + step).date()
+                 and (aggregation != "weekly" or all(t.weekday() == 0 for t in times)))
+        h.expect("analytics.calendar_edges", whole,
+                 f"{aggregation} {start}..{end}: consecutive buckets covering the range"
+                 + (", each on a Monday" if aggregation == "weekly" else ""), ex)
 
 
 def test_analytics_predicted_from_history(harness: Harness) -> None:

@@ -95,7 +95,10 @@ def test_edx_memory_and_chat_history_pagination(harness: Harness) -> None:
     """edx-memory (user) and chat-history (admin, whole org): the same page invariants; ids discovered, not guessed."""
     h = harness
     h.require("ibl_admin")
-    edx, _ = _walk_pages(h, "ibl_admin", h.ibl("ai-mentor", "edx-memory/"), "pagination.edx_memory", {"page_size": 2})
+    edx, pages = _walk_pages(h, "ibl_admin", h.ibl("ai-mentor", "edx-memory/"), "pagination.edx_memory", {"page_size": 2})
+    modified = [instant(m["last_modified"]) for m in edx]
+    h.expect("pagination.edx_memory.default_ordering", modified == sorted(modified, reverse=True),
+             "edx-memory must default to newest last_modified first", *pages[:1])
     for item in edx[:2]:
         ex = h.call("ibl_admin", "GET", h.ibl("ai-mentor", f"edx-memory/{item['id']}/"))
         h.expect_status("edx_memory.retrieve_listed_200", ex, 200)
