@@ -25,7 +25,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
         "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED, "
-        "MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); flags win.",
+        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); "
+        "flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -36,6 +37,10 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    serve.add_argument("--header-timeout", type=float, metavar="SECONDS", help="time a request's header "
+                       "block may take to arrive, from its first byte (default 10); later: 408")
+    serve.add_argument("--body-timeout", type=float, metavar="SECONDS", help="time a request's body may take "
+                       "to arrive, from the end of its headers (default 10); later: 408")
     serve.add_argument("--max-items", type=int, help="items the store may hold in all (records, artifact "
                        "versions, chat messages; default 1000000); a create past it answers 409")
     serve.add_argument("--admin-token", help="token every /_mock request must send as 'Authorization: Bearer "
@@ -65,6 +70,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "fault": args.fault,
         "seed": args.seed,
         "max_items": args.max_items,
+        "header_timeout": args.header_timeout,
+        "body_timeout": args.body_timeout,
         "admin_token": args.admin_token,
         "admin_hosts": tuple(args.admin_hosts) if args.admin_hosts else None,
     }
@@ -117,6 +124,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from .app import create_app
+    from .server import timed_protocol
     from .state import serve_gc, settle_heap
 
     app = create_app(settings)
@@ -135,7 +143,8 @@ def serve(settings: Settings) -> int:
         access_log=settings.log_level == "debug",
         proxy_headers=False,  # a local mock: the client address is the peer's
         loop="auto",
-        http="auto",
+        # uvicorn's own protocol (httptools when installed), with deadlines on slow requests
+        http=timed_protocol(settings.header_timeout, settings.body_timeout),
     )
     return 0
 

@@ -7,6 +7,7 @@ The tree::
     ├── PermissionDenied      403 (a known credential used outside its reach)
     ├── NotFound              404 (absent, foreign, or an invalid page)
     ├── MethodNotAllowed      405
+    ├── RequestTimeout        408 (headers or body too slow to arrive)
     ├── StoreFull             409 (the store holds --max-items items)
     ├── PayloadTooLarge       413
     ├── UnsupportedMediaType  415
@@ -82,6 +83,14 @@ class PayloadTooLarge(MockError):
     """The body is over the configured limit."""
 
     limit: int
+
+
+@dataclass
+class RequestTimeout(MockError):
+    """A request's ``phase`` (``headers`` or ``body``) did not arrive within ``seconds``."""
+
+    phase: str
+    seconds: float
 
 
 @dataclass
@@ -281,6 +290,9 @@ def render(error: MockError, style: Style) -> tuple[int, dict[str, Any]]:
         return 404, {"detail": error.detail or (_DRF_DETAIL if drf else _FASTAPI_DETAIL)[404]}
     if isinstance(error, MethodNotAllowed):
         return 405, {"detail": f'Method "{error.method}" not allowed.' if drf else "Method Not Allowed"}
+    if isinstance(error, RequestTimeout):
+        flag = "--header-timeout" if error.phase == "headers" else "--body-timeout"
+        return 408, {"detail": f"The request's {error.phase} did not arrive within {error.seconds:g} s ({flag})."}
     if isinstance(error, StoreFull):
         return 409, {"detail": f"This mock holds its limit of {error.limit} items (--max-items): delete some, "
                                "reset, or start it with a higher limit."}

@@ -32,6 +32,8 @@ class Settings:
     fault: str | None = None
     # Seed of the generated UUIDs; None: a fresh one per start, so ids never repeat across restarts.
     seed: int | None = None
+    header_timeout: float = 10.0  # seconds for a request's header block, from its first byte
+    body_timeout: float = 10.0  # seconds for a request's body, from the end of its headers
     max_items: int = 1_000_000  # items stored in all (records, artifact versions, chat messages)
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
@@ -47,6 +49,9 @@ class Settings:
             raise ValueError("body limit must be positive")
         if self.seed is not None and self.seed < 0:
             raise ValueError("seed must not be negative")
+        for name in ("header_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")
         if self.max_items < 0:
             raise ValueError("max items must not be negative")
         if self.admin_token is not None and not self.admin_token.strip():
@@ -97,6 +102,11 @@ def _parse(name: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ValueError(f"MEMMOCK_{name.upper()} must be an integer, not {raw!r}") from None
+    if name in ("header_timeout", "body_timeout"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"MEMMOCK_{name.upper()} must be a number of seconds, not {raw!r}") from None
     if name == "admin_hosts":
         return tuple(host.strip() for host in raw.split(",") if host.strip())
     if name in ("strict", "cors"):
