@@ -205,7 +205,8 @@ class Interrupts:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self._shield:
-            print("\nmemmock: cleaning up what the run created; it stops when that is done", file=sys.stderr, flush=True)
+            print("\nmemmock: cleaning up what the run created; it stops when that is done", file=sys.stderr,
+                  flush=True)
         elif self._depth:
             self._pending = signum
         else:

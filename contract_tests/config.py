@@ -76,7 +76,9 @@ def resolve_credentials(in_process: bool, file: Path | None = None,
     """
     environ = os.environ if environ is None else environ
     creds = {name: environ[name] for name in CREDENTIAL_VARS if environ.get(name)}
-    layers = ([read_dotenv(file)] if file is not None else []) + ([read_dotenv(DEV_CREDENTIALS_FILE)] if in_process else [])
+    layers = [read_dotenv(file)] if file is not None else []
+    if in_process:
+        layers.append(read_dotenv(DEV_CREDENTIALS_FILE))
     for layer in layers:
         for name, value in layer.items():
             if value:
@@ -119,11 +121,12 @@ def load_baseline(path: Path, operation_ids: Iterable[str]) -> list[BaselineEntr
         raise ConfigError(f"--baseline {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"--baseline {path}: not YAML ({exc})") from None
-    if not isinstance(document, dict) or set(document) != {"deviations"} or not isinstance(document["deviations"], list):
+    listed = document.get("deviations") if isinstance(document, dict) and set(document) == {"deviations"} else None
+    if not isinstance(listed, list):
         raise ConfigError(f"--baseline {path}: expected a mapping with one key, deviations: a list of entries")
     known = set(operation_ids)
     entries = []
-    for n, raw in enumerate(document["deviations"], 1):
+    for n, raw in enumerate(listed, 1):
         where = f"--baseline {path}: deviation {n}"
         if not isinstance(raw, dict) or set(raw) != {"check", "operation", "reason"}:
             raise ConfigError(f"{where}: needs exactly the keys check, operation and reason")
@@ -213,8 +216,8 @@ class HarnessConfig:
                             ("--credentials", self.credentials_file)):
             if value is not None:
                 options += [flag, str(value)]
-        options += [flag for flag, on in (("--read-only", self.read_only), ("--allow-destructive", self.allow_destructive))
-                    if on]
+        switches = (("--read-only", self.read_only), ("--allow-destructive", self.allow_destructive))
+        options += [flag for flag, on in switches if on]
         if self.spec_source != "file":
             options += ["--spec-source", self.spec_source]
         if case:

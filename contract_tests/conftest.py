@@ -67,7 +67,8 @@ def _config(pc: pytest.Config) -> HarnessConfig:
     credentials_file = pc.getoption("--credentials")
     baseline = pc.getoption("--baseline")
     try:
-        credentials = resolve_credentials(in_process=not target, file=Path(credentials_file) if credentials_file else None)
+        credentials = resolve_credentials(in_process=not target,
+                                          file=Path(credentials_file) if credentials_file else None)
         entries = load_baseline(Path(baseline), Contract().by_id) if baseline else []
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -134,7 +134,7 @@ class Recorder:
         rows = self.coverage_rows(apis)
         lines = ["operations x status codes (seen: code x count; ! not declared; unseen declared codes in brackets):"]
         for row in rows:
-            seen = " ".join(f"{code}x{n}{'!' if code not in row.declared else ''}" for code, n in sorted(row.seen.items()))
+            seen = " ".join(f"{code}x{n}{'' if code in row.declared else '!'}" for code, n in sorted(row.seen.items()))
             unseen = " ".join(str(c) for c in row.declared if c not in row.seen)
             flag = "" if row.reached_2xx else "  << no 2xx"
             lines.append(f"  {row.api:<10} {row.method:<6} {row.operation_id:<62} {seen or '-- not reached --'}"
@@ -171,8 +171,9 @@ class Recorder:
                 css = "hit" if n and c in row.declared else "bad" if n else "want" if c in row.declared else ""
                 cells.append(f"<td class='{css}'>{n if n else ('0' if c in row.declared else '')}</td>")
             flag = "" if row.reached_2xx else " <b class='fail'>no 2xx</b>"
-            coverage.append(f"<tr class='{'' if row.reached_2xx else 'miss'}'><td>{e(row.api)}</td><td>{e(row.method)}</td>"
-                            f"<td><code>{e(row.operation_id)}</code>{flag}</td>{''.join(cells)}</tr>")
+            coverage.append(f"<tr class='{'' if row.reached_2xx else 'miss'}'><td>{e(row.api)}</td>"
+                            f"<td>{e(row.method)}</td><td><code>{e(row.operation_id)}</code>{flag}</td>"
+                            f"{''.join(cells)}</tr>")
         checks = "".join(
             f"<tr class='{'bad' if f else ''}'><td><code>{e(rule)}</code></td><td>{r}</td><td>{f}</td><td>{k}</td></tr>"
             for rule, (r, f, k) in sorted(self.checks.items()))

@@ -271,7 +271,8 @@ class Safety:
     default_headers: dict[str, dict[str, str]]  # api -> credential for creates that carried none
     admin_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # ibl org -> its admin's credential
     owned: dict[str, Owned] = field(default_factory=dict)
-    restores: dict[str, tuple[str, dict[str, str], Any]] = field(default_factory=dict)  # path -> (method, headers, body)
+    # path -> (method, headers, body) to send at the end
+    restores: dict[str, tuple[str, dict[str, str], Any]] = field(default_factory=dict)
     untrackable: list[str] = field(default_factory=list)
     _existing_keys: dict[str, set[str]] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
@@ -303,7 +304,8 @@ class Safety:
                 return f"{creator.key} {key!r}: {creator.delete.operation_id} could not remove what this would create"
             before = self._keys_before(path, creator.key, headers)
             # A server may trim the key (latitude string-normalisation): either form may name an old object.
-            if {key, key.strip()} & before and not self._is_owned(creator.delete_path(params, {creator.key: key}) or ""):
+            ours = self._is_owned(creator.delete_path(params, {creator.key: key}) or "")
+            if {key, key.strip()} & before and not ours:
                 return f"{creator.key} {key!r} existed before the run: {op.operation_id} would overwrite it"
             return None
         if op.object_parameters:
@@ -451,7 +453,8 @@ class Safety:
             got = self._get(path, headers)
             items = got[1] if got else []
             items = items.get("results", []) if isinstance(items, dict) else items
-            self._existing_keys[collection] = {i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)}
+            self._existing_keys[collection] = {i[key] for i in items
+                                               if isinstance(i, dict) and isinstance(i.get(key), str)}
         return self._existing_keys[collection]
 
     def total_before(self, headers: Any) -> int:
