@@ -76,7 +76,8 @@ class Harness:
                 admins[self.config.cred("IBL_OTHER_ORG") or ""] = self.headers("ibl_other_org")
             defaults = {"ibl": self.headers("ibl_admin" if self.config.cred("IBL_ADMIN_TOKEN") else "ibl_user"),
                         "virtuousai": self.headers("vai")}
-            self._safety = Safety(self.target, Contract(), self.config.destructive, defaults, admins)
+            self._safety = Safety(self.target, Contract(), self.config.destructive, defaults, admins,
+                                  run_tag=self.config.tag)
         return self._safety
 
     # -- credentials ---------------------------------------------------------------------------

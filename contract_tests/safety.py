@@ -270,6 +270,7 @@ class Safety:
     destructive: bool
     default_headers: dict[str, dict[str, str]]  # api -> credential for creates that carried none
     admin_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # ibl org -> its admin's credential
+    run_tag: str = ""  # an object key holding it names the run's own object: nothing before the run had it
     owned: dict[str, Owned] = field(default_factory=dict)
     # path -> (method, headers, body) to send at the end
     restores: dict[str, tuple[str, dict[str, str], Any]] = field(default_factory=dict)
@@ -309,7 +310,7 @@ class Safety:
                 return f"{creator.key} {key!r} existed before the run: {op.operation_id} would overwrite it"
             return None
         if op.object_parameters:
-            if self._is_owned(path) or self.destructive:
+            if self._is_owned(path) or self.destructive or (self.run_tag and self.run_tag in unquote(path)):
                 return None
             if self.contract.owner(op) is None:
                 return f"no operation creates what {op.operation_id} addresses, so the run owns none of them"

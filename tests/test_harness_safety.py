@@ -143,3 +143,13 @@ def test_a_signal_waits_for_the_write_in_flight_to_be_tracked() -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # ignored: cleanup goes on
     finally:
         INTERRUPTS.uninstall()
+
+
+def test_a_key_holding_the_run_tag_is_the_runs_own() -> None:
+    """A DELETE of a never-created key that carries the run's tag may go out (it cannot name an older object)."""
+    from contract_tests.safety import Contract, Safety
+
+    safety = Safety("http://target.invalid", Contract(), False, {}, run_tag="memmock-check-0123abcd")
+    base = "http://target.invalid/api/ai-mentor/orgs/main/users/u/ai-user-profile-memory/"
+    assert safety.refusal("DELETE", base + "memmock-check-0123abcd-3/", {}, None) is None
+    assert "did not create" in (safety.refusal("DELETE", base + "favorite-animal/", {}, None) or "")
