@@ -36,7 +36,7 @@ from mock_server.models.downloads import DownloadsBackend
 from mock_server.models.edx_memory import EdxMemoryBackend
 from mock_server.models.profile_memory import ProfileMemoryBackend
 from mock_server.models.vai_memory import VaiMemoryBackend
-from mock_server.wire import check_value, loads
+from mock_server.wire import check_value, loads, loads_in_pieces
 
 DOCUMENT_VERSION = 1
 DEFAULT_FIXTURES = FsPath(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
@@ -124,7 +124,7 @@ class Store:
         self.vai_memory = VaiMemoryBackend(ctx)
         self._ibl_backends = (self.chat_memory, self.profile_memory, self.custom_instruction, self.artifacts,
                               self.edx_memory, self.downloads, self.chat_history)
-        self._last_document: bytes = _freeze({})
+        self._last_document = Snapshot.of({})
 
     # --- whole-state operations ------------------------------------------------------------
 
@@ -141,20 +141,37 @@ class Store:
 
         On a bad document the previous state stays as it was.
         """
-        staged = self._staging()
-        staged._read(document)
-        # A private copy for reset(): pickled (many times faster than deepcopy), compressed (a big
-        # document's copy would otherwise cost as much memory as its state).
-        snapshot = _freeze(document)
-        # Adopt the staged state only once the whole document has been read without a problem.
-        self._adopt(staged, keep_ahead=False)
-        self._last_document = snapshot
+        self.adopt(self.stage(document))
 
     def reset(self) -> None:
         """Go back to the last loaded document (an empty state if none was loaded); ids keep counting."""
+        self.adopt(self.stage_reset())
+
+    def stage(self, document: Any, source: bytes | None = None) -> Staged:
+        """A fixtures document read into a state not yet in use; InvalidRequest if it is malformed.
+
+        Reads nothing of this store's state, so it may run in a worker thread while requests are
+        served; ``adopt`` then swaps it in. ``source``, the JSON text the document was parsed from,
+        is kept (compressed) for ``reset`` instead of a pickled copy of the document.
+        """
         staged = self._staging()
-        staged._read(pickle.loads(zlib.decompress(self._last_document)))
-        self._adopt(staged, keep_ahead=True)
+        staged._read(document)
+        return Staged(staged, Snapshot.of_json(source) if source is not None else Snapshot.of(document), False)
+
+    def stage_reset(self) -> Staged:
+        """The last loaded document read anew, as ``stage`` reads one (a worker thread may run it)."""
+        staged = self._staging()
+        staged._read(self._last_document.document())
+        return Staged(staged, self._last_document, True)
+
+    def adopt(self, staged: Staged) -> list[Any]:
+        """Make a staged state this store's (after a reset, no id counter moves back).
+
+        Returns the replaced state: whoever drops it frees it, which takes a while for a big one.
+        """
+        replaced = self._adopt(staged.store, keep_ahead=staged.is_reset)
+        self._last_document = staged.snapshot
+        return replaced
 
     def export(self) -> dict[str, Any]:
         """The whole state as a JSON-serialisable fixtures document."""
@@ -181,8 +198,10 @@ class Store:
     def _staging(self) -> Store:
         return Store(self.clock, self.seed, keep_seed=self.keep_seed, max_items=self.items.limit)
 
-    def _adopt(self, other: Store, *, keep_ahead: bool) -> None:
+    def _adopt(self, other: Store, *, keep_ahead: bool) -> list[Any]:
         # Keep the backend objects (handlers may hold them) and move the other's state into them.
+        replaced: list[Any] = [self.ids.reserved, self.users._users, self.credentials.ibl_tokens,
+                               self.credentials.vai_tokens]
         self.ids.adopt(other.ids, keep_ahead=keep_ahead)
         self.items.used = other.items.used
         self.users._users = other.users._users
@@ -191,10 +210,13 @@ class Store:
         for mine, theirs in zip(self._ibl_backends + (self.vai_memory,), other._ibl_backends + (other.vai_memory,)):
             ctx = mine._ctx
             hook = getattr(mine, "fail_predicate", None)
-            mine.__dict__.update({k: v for k, v in theirs.__dict__.items() if k != "_ctx"})
+            moved = {k: v for k, v in theirs.__dict__.items() if k != "_ctx"}
+            replaced += [mine.__dict__[k] for k in moved if k in mine.__dict__ and mine.__dict__[k] is not moved[k]]
+            mine.__dict__.update(moved)
             mine._ctx = ctx
             if hook is not None:
                 mine.fail_predicate = hook
+        return replaced
 
     def _read(self, document: Any) -> None:
         reader = DocReader()
@@ -254,8 +276,40 @@ class Store:
             self.ids.reset(seed, counter, clean)
 
 
-def _freeze(document: Any) -> bytes:
-    return zlib.compress(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL), 1)
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The last loaded document, kept for ``reset``: compressed JSON text, or a compressed pickle.
+
+    Not the parsed document itself (deep copies are slow, and a big document's copy would cost as
+    much memory as its state); compressing releases the GIL, so a worker thread can make one.
+    """
+
+    blob: bytes
+    is_json: bool
+
+    @classmethod
+    def of(cls, document: Any) -> Snapshot:
+        """A pickled copy (many times faster than deepcopy); YAML documents hold dates, not only JSON."""
+        return cls(zlib.compress(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL), 1), False)
+
+    @classmethod
+    def of_json(cls, text: bytes) -> Snapshot:
+        """The JSON text a document was parsed from."""
+        return cls(zlib.compress(text, 1), True)
+
+    def document(self) -> Any:
+        """The document, parsed anew."""
+        raw = zlib.decompress(self.blob)
+        return loads_in_pieces(raw) if self.is_json else pickle.loads(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A state read from a document, ready for ``Store.adopt``."""
+
+    store: Store
+    snapshot: Snapshot
+    is_reset: bool
 
 
 def read_document(path: str | FsPath) -> Any:

@@ -10,6 +10,7 @@ per schema object, so no request rebuilds them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from urllib.parse import parse_qsl
@@ -33,9 +34,11 @@ from connexion.validators import AbstractRequestBodyValidator
 from .errors import InvalidRequest, MalformedJSON, Problem, Style
 from .memo import Memo
 from .models.common import CANONICAL_UUID
-from .wire import codec_name, has_lone_surrogate, loads
+from .state import gc_paused
+from .wire import codec_name, has_lone_surrogate, loads, loads_in_pieces
 
 SCOPE_KEY = "memmock"
+BIG_BODY = 1024 * 1024  # bytes
 LENIENT = "x-memmock-lenient"
 _TRUE = {"true", "True", "TRUE", "1", "on", "On", "ON", "yes", "Yes", "YES", "y", "Y"}
 _FALSE = {"false", "False", "FALSE", "0", "off", "Off", "OFF", "no", "No", "NO", "n", "N"}
@@ -95,6 +98,7 @@ class RequestData:
     raw_query: dict[str, str] = field(default_factory=dict)
     body: Any = None
     has_body: bool = False
+    raw: bytes | None = None  # the body as sent
 
 
 def request_data(scope: Scope) -> RequestData:
@@ -396,6 +400,7 @@ class _BodyValidator(AbstractRequestBodyValidator):
         # chunks that would otherwise live (and pin heap pages) until the response is sent.
         messages = [{"type": "http.request", "body": raw, "more_body": False}]
         data = request_data(scope)
+        data.raw = raw
         sent = bool(raw.strip())
         body = await self._parse_bytes(raw, scope) if sent else None
         if sent and body is None and not self._nullable:
@@ -423,7 +428,14 @@ class JSONBodyValidator(_BodyValidator):
     """JSON bodies: malformed JSON gets the API's parse error."""
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
+        if len(raw) > BIG_BODY:  # a state import, say: parsed beside the loop, which keeps answering
+            return await asyncio.to_thread(_parse_big, raw, self._encoding)
         return loads(raw, self._encoding)
+
+
+def _parse_big(raw: bytes, encoding: str) -> Any:
+    with gc_paused():  # see state.gc_paused
+        return loads_in_pieces(raw, encoding)
 
 
 class FormBodyValidator(_BodyValidator):

@@ -163,3 +163,109 @@ def check_value(value: Any, data: bytes | str = "") -> None:
                 stack.extend((item, depth + 1) for item in node.values())
             else:
                 stack.extend((item, depth + 1) for item in node)
+
+
+# --- big documents, in pieces ------------------------------------------------------------------
+
+_DESCEND = 3  # levels parsed here, one value at a time; below them the stdlib's C scanner parses whole values
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SURROGATE_PREFIX = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("A number is out of range")
+    return value
+
+
+_PIECEWISE = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
+
+
+def loads_in_pieces(data: bytes, encoding: str = "utf-8") -> Any:
+    """As ``loads``, for a big document in a worker thread: the other threads get the GIL between pieces.
+
+    orjson parses a 65 MB state document in one call that holds the GIL for 0.6 s or more; here
+    the top ``_DESCEND`` levels are read value by value and each value below them (a record) is
+    one short call to the stdlib's scanner, with the same refusals as ``loads``.
+    """
+    text = _decode(data, encoding)
+    try:
+        value, end = _piece(text, 0, 0)
+        end = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(str(exc), exc.pos) from None
+    except RecursionError:
+        raise _too_deep(text) from None
+    except ValueError as exc:  # a constant or an infinite number (the hooks), or a very long integer
+        found = _LONG_INTEGER.search(text)
+        if found is not None:
+            raise MalformedJSON("An integer has more than 4300 digits", found.start()) from None
+        raise MalformedJSON(str(exc)) from None
+    if _SURROGATE_PREFIX.search(text) is not None:  # an escape that may spell one: look at every string
+        check_value(value, text)
+    return value
+
+
+def _piece(text: str, idx: int, depth: int) -> tuple[Any, int]:
+    idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+    opener = text[idx:idx + 1]
+    if depth < _DESCEND and opener == "{":
+        return _object(text, idx + 1, depth + 1)
+    if depth < _DESCEND and opener == "[":
+        return _array(text, idx + 1, depth + 1)
+    value, end = _PIECEWISE.raw_decode(text, idx)
+    if opener in ("[", "{") and text.count("[", idx, end) + text.count("{", idx, end) > MAX_DEPTH - depth:
+        _check_depth(value, depth, text)  # enough brackets to be too deep: measure it
+    return value, end
+
+
+def _check_depth(value: Any, depth: int, text: str) -> None:
+    stack = [(value, depth + 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise _too_deep(text)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, (list, dict)))
+
+
+def _object(text: str, idx: int, depth: int) -> tuple[dict[str, Any], int]:
+    out: dict[str, Any] = {}
+    idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+    if text[idx:idx + 1] == "}":
+        return out, idx + 1
+    while True:
+        if text[idx:idx + 1] != '"':
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, idx)
+        key, idx = _PIECEWISE.raw_decode(text, idx)
+        idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+        if text[idx:idx + 1] != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, idx)
+        out[key], idx = _piece(text, idx + 1, depth)
+        idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+        separator = text[idx:idx + 1]
+        if separator == "}":
+            return out, idx + 1
+        if separator != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, idx)
+        idx = _WHITESPACE.match(text, idx + 1).end()  # type: ignore[union-attr]
+
+
+def _array(text: str, idx: int, depth: int) -> tuple[list[Any], int]:
+    out: list[Any] = []
+    idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+    if text[idx:idx + 1] == "]":
+        return out, idx + 1
+    while True:
+        value, idx = _piece(text, idx, depth)
+        out.append(value)
+        idx = _WHITESPACE.match(text, idx).end()  # type: ignore[union-attr]
+        separator = text[idx:idx + 1]
+        if separator == "]":
+            return out, idx + 1
+        if separator != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, idx)
+        idx += 1
