@@ -27,6 +27,8 @@ _OPENERS_BYTES = (b"[", b"{")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _TOKEN_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _LONG_INTEGER = re.compile(r"\d{4301,}")
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(
     r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -46,19 +48,23 @@ def loads(data: bytes | str, encoding: str = "utf-8") -> Any:
     """JSON text (bytes in ``encoding``) as Python values; ``MalformedJSON`` (reason, position) for anything refused."""
     if isinstance(data, bytes) and encoding != "utf-8" and codec_name(encoding) != "utf-8":
         data = _decode(data, encoding)  # the declared charset, not orjson's UTF-8
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        # orjson takes UTF-8 only and refuses what the stdlib lets through: the stdlib decodes any
-        # charset and gives the messages DRF and pydantic users know, then the value is checked.
-        value = _stdlib_loads(data, encoding)
-        check_value(value, data)
-        return value
-    if _may_be_deep(data):
+    # orjson reads an integer past 64 bits as a float (losing digits): such text goes to the stdlib.
+    if (_LONG_DIGITS_BYTES if isinstance(data, bytes) else _LONG_DIGITS).search(data) is None:
         try:
-            orjson.dumps(value)  # values orjson parsed fail to write only when nested too deep
-        except orjson.JSONEncodeError:
-            raise _too_deep(data) from None
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if _may_be_deep(data):
+                try:
+                    orjson.dumps(value)  # values orjson parsed fail to write only when nested too deep
+                except orjson.JSONEncodeError:
+                    raise _too_deep(data) from None
+            return value
+    # orjson takes UTF-8 only and refuses what the stdlib lets through: the stdlib decodes any
+    # charset and gives the messages DRF and pydantic users know, then the value is checked.
+    value = _stdlib_loads(data, encoding)
+    check_value(value, data)
     return value
 
 

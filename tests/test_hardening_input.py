@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from starlette.testclient import TestClient
 
 from mock_server.app import create_app
 from mock_server.clock import FixedClock
+from mock_server.errors import MalformedJSON
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import Store
+from mock_server.wire import loads, loads_in_pieces
 from tests.api.conftest import ADMIN, JOHN, MENTOR_A, NOW, TESTSERVER, analytics, ibl, mentor, prompt, vai
 
 SETTINGS = Settings(fixtures=None, strict=True, admin_hosts=TESTSERVER)
@@ -106,8 +110,6 @@ def test_an_unknown_or_binary_charset_is_a_parse_error(client: TestClient, chars
 
 
 def test_lone_surrogate_in_a_state_import_is_refused(client: TestClient, document: dict) -> None:
-    import json
-
     text = json.dumps({**document, "users": [{"org": "main", "username": "\ud800", "email": "x@example.com"}]})
     r = client.put("/_mock/state", headers=JSON, content=text.encode("utf-8", "surrogatepass").replace(
         "\ud800".encode("utf-8", "surrogatepass"), b"\\ud800"))
@@ -188,6 +190,13 @@ def test_integers_past_the_digit_limit_in_a_body(client: TestClient) -> None:
     body = b'{"content": "x", "extra": ' + MANY_DIGITS.encode() + b"}"
     assert "digits" in fastapi_json_invalid(client.post("/api/v1/memory", headers={**vai(), **JSON},
                                                         content=body))["ctx"]["error"]
+    lists_and_export_answer(client)
+
+
+def test_integers_past_64_bits_are_kept_exactly(client: TestClient) -> None:
+    big = 2**64 * 1000 + 1
+    r = client.post(ARTIFACTS, headers={**ibl(JOHN), **JSON}, content=b'{"title": "x", "metadata": {"n": %d}}' % big)
+    assert r.status_code == 201 and r.json()["metadata"] == {"n": big}
     lists_and_export_answer(client)
 
 
@@ -305,3 +314,32 @@ def test_ibl_uuids_still_parse_as_drf_does(client: TestClient) -> None:
     cid = "2a3f909e-ca8f-4c2d-aae4-6436439caaed"
     odd = cid.replace("-", "")[:4] + "-" + cid.replace("-", "")[4:]
     assert client.get(analytics(f"chat-history/{odd}/"), headers=ibl()).json()["id"] == cid
+
+
+# --- the piecewise parser agrees with the whole-document one ----------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(value=_JSON_VALUES, spacing=st.sampled_from([None, 1]))
+def test_loads_in_pieces_reads_what_loads_reads(value: object, spacing: int | None) -> None:
+    text = json.dumps(value, indent=spacing).encode()
+    assert loads_in_pieces(text) == loads(text) == json.loads(text)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(text=st.text(alphabet='[]{}",:0123456789. -eEtrufalsn\\u\n', max_size=24))
+def test_loads_in_pieces_refuses_what_loads_refuses(text: str) -> None:
+    outcomes = []
+    for parse in (loads, loads_in_pieces):
+        try:
+            outcomes.append(("ok", parse(text.encode())))
+        except MalformedJSON:
+            outcomes.append(("refused", None))
+    assert outcomes[0] == outcomes[1]
