@@ -269,10 +269,13 @@ def schema_problems(
 # --- parameters --------------------------------------------------------------------------
 
 
-def coerce(value: str, schema: dict[str, Any]) -> Any:
-    """A query/path/form string as the schema's type; unchanged when it does not parse."""
+def coerce(value: str, schema: dict[str, Any], style: Style = Style.DRF) -> Any:
+    """A query/path/form string as the schema's type, as the API's framework reads it; unchanged when it does not parse.
+
+    DRF reads integers with ``int()``, which takes any Unicode digits; pydantic only ASCII ones.
+    """
     kind = schema.get("type")
-    if kind == "integer" and _INTEGER.match(value):
+    if kind == "integer" and _INTEGER.match(value) and (style is Style.DRF or value.isascii()):
         try:
             return int(value)
         except ValueError:  # past Python's digit limit: not an integer the mock can hold or write
@@ -320,6 +323,7 @@ class ParameterValidator:
         data.raw_query = raw_query
         path_params = scope.get("path_params", {})
         headers = Headers(scope=scope) if self._has_headers else None
+        style = style_of(scope)
         problems: list[Problem] = []
         for where, name, schema, required, lenient, plain in self._checks:
             if where == "query":
@@ -339,11 +343,11 @@ class ParameterValidator:
             if lenient or plain is str:  # a plain string parameter needs no coercion and no schema
                 target[name] = raw
                 continue
-            value = coerce(raw, schema)
+            value = coerce(raw, schema, style)
             if plain is not None and type(value) is plain:
                 target[name] = value
                 continue
-            found = schema_problems(schema, value, where, (name,), style_of(scope))
+            found = schema_problems(schema, value, where, (name,), style)
             if found:
                 for problem in found:  # FastAPI echoes the string that was sent ("101"), not 101
                     problem.input = raw

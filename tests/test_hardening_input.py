@@ -343,3 +343,11 @@ def test_loads_in_pieces_refuses_what_loads_refuses(text: str) -> None:
         except MalformedJSON:
             outcomes.append(("refused", None))
     assert outcomes[0] == outcomes[1]
+
+
+def test_virtuousai_integers_are_ascii_digits_as_pydantic_reads_them(client: TestClient) -> None:
+    for limit in ("\uff11", "\u0661"):  # fullwidth and Arabic-Indic one
+        r = client.get(f"/api/v1/memory?limit={limit}", headers=vai())
+        assert r.status_code == 422 and r.json()["detail"][0]["type"] == "int_parsing"
+    # DRF's IntegerField reads them with int(), as Python does.
+    assert client.get(mentor("edx-memory/?student=\uff11"), headers=ibl(JOHN)).status_code == 200
