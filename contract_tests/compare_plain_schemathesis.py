@@ -22,19 +22,19 @@ from pathlib import Path
 import httpx
 
 from contract_tests.inprocess import free_port
+from mock_server.settings import SPEC_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RUNS = (
-    ("ibl", "spec/ibl-data-manager.yaml", "", "Authorization: Api-Token dev-ibl-admin-main-0001"),
-    ("virtuousai", "spec/virtuousai-memory.yaml", "/api/v1", "Authorization: Bearer dev-vai-virtuous-dev-0001"),
+    ("ibl", "ibl-data-manager.yaml", "", "Authorization: Api-Token dev-ibl-admin-main-0001"),
+    ("virtuousai", "virtuousai-memory.yaml", "/api/v1", "Authorization: Bearer dev-vai-virtuous-dev-0001"),
 )
 
 
 def _serve(fault: str | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [str(BIN / "memmock"), "serve", "--port", str(port)] + (["--fault", fault] if fault else [])
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -66,10 +66,10 @@ def plain_run(fault: str | None, max_examples: int, seed: int) -> tuple[set[tupl
     try:
         for api, spec, base, header in RUNS:
             with tempfile.TemporaryDirectory() as tmp:
-                cmd = [str(BIN / "schemathesis"), "run", str(ROOT / spec), "--url", url + base, "-H", header,
+                cmd = [str(BIN / "schemathesis"), "run", str(SPEC_DIR / spec), "--url", url + base, "-H", header,
                        "--max-examples", str(max_examples), "--seed", str(seed), "--checks", "all",
                        "--report", "junit", "--report-dir", tmp, "--no-color"]
-                subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=900)
+                subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=900)  # its .hypothesis/ goes there too
                 failures |= {(f"{api}:{n}", t) for n, t in _failures(Path(tmp))}
     finally:
         proc.terminate()

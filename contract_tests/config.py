@@ -9,6 +9,8 @@ import shlex
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,8 @@ CREDENTIAL_VARS = ("IBL_ORG", "IBL_USER", "IBL_USER_TOKEN", "IBL_ADMIN_TOKEN", "
 SECRET_VARS = tuple(name for name in CREDENTIAL_VARS if name.endswith("_TOKEN"))
 # The development tokens of fixtures/default.yaml, for the in-process mock; a file, so the harness
 # does not import the mock to learn them (tests/test_harness_credentials.py keeps the two in agreement).
-DEV_CREDENTIALS_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "dev-credentials.env"
+# It ships inside the package, with the fixtures.
+DEV_CREDENTIALS_FILE: Traversable = files("mock_server.fixtures") / "dev-credentials.env"
 
 
 class ConfigError(ValueError):
@@ -37,7 +40,7 @@ class ConfigError(ValueError):
 _DOTENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 
 
-def read_dotenv(path: Path) -> dict[str, str]:
+def read_dotenv(path: Traversable) -> dict[str, str]:
     """``NAME=value`` lines (``export`` allowed, ``#`` comments, values optionally quoted) of a dotenv file.
 
     Names of other programs are ignored, but an ``IBL_``/``VAI_`` name the harness does not know is an

@@ -11,7 +11,7 @@ import copy
 import functools
 import math
 from datetime import datetime
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -31,7 +31,7 @@ _PYDANTIC_FALSE = frozenset({"f", "n", "no", "false", "off", "0"})
 
 
 @functools.lru_cache(maxsize=1)
-def points(path: Path = LATITUDE_FILE) -> dict[str, dict[str, Any]]:
+def points(path: Traversable = LATITUDE_FILE) -> dict[str, dict[str, Any]]:
     """Every latitude point by id."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {p["id"]: p for p in document["points"]}

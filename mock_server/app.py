@@ -8,20 +8,21 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
 from connexion import AsyncApp
+from connexion.exceptions import InvalidSpecification
 from connexion.options import SwaggerUIOptions
 
 from . import error_handlers
 from .auth import SECURITY_FUNCTIONS, SECURITY_MAP
 from .dispatch import DirectApp
-from .settings import SPEC_DIR, Settings
+from .settings import SPEC_DIR, Settings, StartupError
 from .stack import middleware_stack
 from .state import MockState
-from .store import YAML_LOADER, Store
+from .store import YAML_LOADER, Store, yaml_problem
 from .validation import VALIDATOR_MAP
 
 
@@ -58,16 +59,26 @@ APIS = (
 )
 
 
-def read_spec(path: Path) -> dict[str, Any]:
-    """A spec file as plain dicts and lists, with no object shared between two places."""
-    with path.open(encoding="utf-8") as fh:
-        # A JSON round trip unshares YAML aliases: connexion extends parameter lists in place.
-        spec: dict[str, Any] = json.loads(json.dumps(yaml.load(fh, Loader=YAML_LOADER)))
+def read_spec(path: Traversable) -> dict[str, Any]:
+    """A spec file as plain dicts and lists, with no object shared between two places; StartupError if unreadable."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            document = yaml.load(fh, Loader=YAML_LOADER)
+    except OSError as exc:
+        raise StartupError(f"spec {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise StartupError(f"spec {path}: {yaml_problem(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise StartupError(f"spec {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    if not isinstance(document, dict):
+        raise StartupError(f"spec {path}: not an OpenAPI document (expected a mapping, got {type(document).__name__})")
+    # A JSON round trip unshares YAML aliases: connexion extends parameter lists in place.
+    spec: dict[str, Any] = json.loads(json.dumps(document))
     return spec
 
 
 @functools.lru_cache(maxsize=None)
-def _load_spec(path: Path) -> dict[str, Any]:
+def _load_spec(path: Traversable) -> dict[str, Any]:
     spec = read_spec(path)
     # Wire each security scheme to its function here, so the spec files stay pure contract.
     for name, scheme in spec.get("components", {}).get("securitySchemes", {}).items():
@@ -79,7 +90,8 @@ def _load_spec(path: Path) -> dict[str, Any]:
 def load_spec(name: str) -> dict[str, Any]:
     """A fresh copy of one of the mock's specs (``ibl``, ``virtuousai`` or ``admin``)."""
     api = next(a for a in APIS if a.name == name)
-    return copy.deepcopy(_load_spec(SPEC_DIR / api.spec_file))
+    # Cached per file: the Traversable files() hands out for a package on disk is a (hashable) pathlib path.
+    return copy.deepcopy(_load_spec(SPEC_DIR / api.spec_file))  # type: ignore[arg-type]
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:
@@ -105,13 +117,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     # Swap in the lean inner app before any API is added (connexion builds its stack lazily).
     app._middleware_app = app.middleware.app = DirectApp()
     for api in APIS:
-        app.add_api(
-            load_spec(api.name),
-            name=api.name,
-            swagger_ui_options=SwaggerUIOptions(
-                spec_path=f"{api.ui_path}/openapi.json", swagger_ui_path=api.ui_path
-            ),
-        )
+        try:
+            app.add_api(
+                load_spec(api.name),
+                name=api.name,
+                swagger_ui_options=SwaggerUIOptions(
+                    spec_path=f"{api.ui_path}/openapi.json", swagger_ui_path=api.ui_path
+                ),
+            )
+        except InvalidSpecification as exc:
+            raise StartupError(f"spec {SPEC_DIR / api.spec_file}: not a valid OpenAPI document: "
+                               f"{' '.join(exc.message.split())}") from None
     error_handlers.install(app)
     app.state = state  # type: ignore[attr-defined]
     return app

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .settings import AUTH_MODES, LOG_LEVELS, Settings, is_loopback
+from . import __version__
+from .settings import AUTH_MODES, LOG_LEVELS, Settings, StartupError, is_loopback
 
 if TYPE_CHECKING:
     from .store import Store
@@ -30,7 +32,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    serve.add_argument("--fixtures", type=Path, help="fixtures file to load (default fixtures/default.yaml)")
+    serve.add_argument("--fixtures", type=Path, help="fixtures file to load (default: the bundled dev fixtures)")
     serve.add_argument("--no-fixtures", action="store_true", default=None, help="start with empty state and no tokens")
     serve.add_argument("--auth", choices=AUTH_MODES, help="'tokens' (default): fixture tokens only; 'open': any credential of the right form")
     serve.add_argument("--strict", action="store_true", default=None, help="validate every response against the spec (500 on a violation)")
@@ -48,6 +50,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--admin-host", dest="admin_hosts", action="append", metavar="NAME",
                        help="a Host name /_mock also answers on a loopback bind (repeatable; default: "
                        "127.0.0.1, localhost, *.localhost and [::1] only)")
+    serve.add_argument("--debug", action="store_true", help="show the traceback of a startup error, not just its line")
     serve.add_argument("--seed", type=int, help="seed of generated UUIDs (default: a fresh one per start, printed "
                        "in the banner; the same seed, fixtures and calls give the same ids)")
     from .faults import fault_names  # lazy, as the app: only the CLI and faulty mocks load it
@@ -86,7 +89,7 @@ def banner(settings: Settings, port: int, store: Store) -> str:
     from .app import APIS
 
     base = f"http://{settings.host}:{port}"
-    lines = [f"memmock listening on {base}  (auth: {settings.auth}, strict: {settings.strict})"]
+    lines = [f"memmock {__version__} listening on {base}  (auth: {settings.auth}, strict: {settings.strict})"]
     if settings.fault:
         lines.append(f"FAULT INJECTED: {settings.fault!r}: this mock breaks its contract on purpose")
     if settings.admin_token:
@@ -120,32 +123,21 @@ def startup_warnings(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> int:
-    """Run the mock until interrupted."""
-    import uvicorn
-
+    """Run the mock until interrupted; StartupError when it cannot start (nothing is announced before it listens)."""
     from .app import create_app
-    from .server import timed_protocol
+    from .listen import listen, uvicorn_server
     from .state import serve_gc, settle_heap
 
     app = create_app(settings)
+    sock = listen(settings.host, settings.port)
     # Measured on POST chat-history at 32 connections (wrk, 5 s): p99 12-14 ms with 20 ms
     # collection pauses before, 6-8 ms after.
     serve_gc()
     settle_heap()
     for warning in startup_warnings(settings):
         print(warning, file=sys.stderr, flush=True)
-    print(banner(settings, settings.port, app.state.store), flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        proxy_headers=False,  # a local mock: the client address is the peer's
-        loop="auto",
-        # uvicorn's own protocol (httptools when installed), with deadlines on slow requests
-        http=timed_protocol(settings.header_timeout, settings.body_timeout),
-    )
+    print(banner(settings, sock.getsockname()[1], app.state.store), flush=True)
+    uvicorn_server(app, settings).run(sockets=[sock])
     return 0
 
 
@@ -185,34 +177,44 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 def check(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the harness with pytest.main; its exit code is ours."""
+    import os
     import shlex
+    from importlib.resources import as_file, files
 
     import pytest
 
-    from .settings import PACKAGE_ROOT
-
     given = list(sys.argv[1:] if argv is None else argv)
-    # A replay's node id is relative to the project root, pytest's rootdir here.
-    selected = str(PACKAGE_ROOT / args.replay) if args.replay else str(PACKAGE_ROOT / "contract_tests")
-    opts = [selected, "-p", "no:cacheprovider", "-o", "addopts=-ra --strict-markers", "-v", "--tb=short",
-            "--api", args.api, "--profile", args.profile, "--memmock-invocation", shlex.join(["memmock", *given])]
-    for flag, value in (("--target", args.target), ("--max-writes", args.max_writes), ("--seed", args.seed),
-                        ("--max-examples", args.max_examples), ("--report", args.report),
-                        ("--mock-fault", args.mock_fault), ("--junitxml", args.junit),
-                        ("--credentials", args.credentials), ("--baseline", args.baseline),
-                        ("--spec-source", args.spec_source), ("--hypothesis-case", args.hypothesis_case)):
-        if value is not None:
-            opts += [flag, str(value)]
-    for flag, on in (("--read-only", args.read_only), ("--allow-destructive", args.allow_destructive),
-                     ("--fail-on-uncovered", args.fail_on_uncovered)):
-        if on:
-            opts.append(flag)
-    return int(pytest.main(opts + list(args.pytest_args)))
+    with as_file(files("contract_tests")) as harness:
+        # The folder holding the harness package is pytest's rootdir, so node ids (and replays) read
+        # contract_tests/...; no config file is read (-c devnull): the pytest settings of a project
+        # around the current folder or the virtual environment are not the harness's.
+        root = harness.parent
+        selected = str(root / args.replay) if args.replay else str(harness)
+        opts = [selected, "--rootdir", str(root), "-c", os.devnull, "-p", "no:cacheprovider",
+                "-W", "ignore::DeprecationWarning:starlette.*",
+                "-W", "ignore:Using `httpx` with `starlette.testclient`:DeprecationWarning",
+                # memmock imported anyio (a pytest plugin too) before pytest started: nothing to rewrite there
+                "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
+                "-o", "addopts=-ra --strict-markers", "-v", "--tb=short",
+                "--api", args.api, "--profile", args.profile, "--memmock-invocation", shlex.join(["memmock", *given])]
+        for flag, value in (("--target", args.target), ("--max-writes", args.max_writes), ("--seed", args.seed),
+                            ("--max-examples", args.max_examples), ("--report", args.report),
+                            ("--mock-fault", args.mock_fault), ("--junitxml", args.junit),
+                            ("--credentials", args.credentials), ("--baseline", args.baseline),
+                            ("--spec-source", args.spec_source), ("--hypothesis-case", args.hypothesis_case)):
+            if value is not None:
+                opts += [flag, str(value)]
+        for flag, on in (("--read-only", args.read_only), ("--allow-destructive", args.allow_destructive),
+                         ("--fail-on-uncovered", args.fail_on_uncovered)):
+            if on:
+                opts.append(flag)
+        return int(pytest.main(opts + list(args.pytest_args)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``memmock`` console script."""
     parser = argparse.ArgumentParser(prog="memmock", description="Contract-driven mock of the ibl.ai and VirtuousAI memory APIs.")
+    parser.add_argument("--version", action="version", version=f"memmock {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _check_parser(sub)
@@ -222,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(settings_from_args(args))
         if args.command == "check":
             return check(args, argv)
+    except StartupError as exc:  # a file or address the mock cannot use: one line, unless --debug asks for more
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"memmock: error: {exc}", file=sys.stderr)
     except ValueError as exc:  # bad settings: say which, not a traceback
         parser.error(str(exc))
     return 2

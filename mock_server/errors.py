@@ -234,10 +234,15 @@ def _fmt(template: str, problem: Problem) -> str:
     return template.format(**values)
 
 
+def field_message(problem: Problem) -> str:
+    """What DRF says of one problem (the text a 400 body lists under the field)."""
+    return _fmt(_DRF[problem.kind], problem)
+
+
 def _drf_field_errors(problems: list[Problem]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for problem in problems:
-        message = _fmt(_DRF[problem.kind], problem)
+        message = field_message(problem)
         head, *rest = problem.name or ("non_field_errors",)
         if rest:
             # Nested field: DRF nests the errors the way the data nests (e.g. topics[0].name).

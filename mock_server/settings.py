@@ -6,15 +6,22 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FIXTURES = PACKAGE_ROOT / "fixtures" / "default.yaml"
-SPEC_DIR = PACKAGE_ROOT / "spec"
+# Shipped inside the package (pyproject.toml maps the repo's spec/ and fixtures/ there), so an
+# installed memmock finds them wherever it runs.
+SPEC_DIR: Traversable = files("mock_server.spec")
+DEFAULT_FIXTURES: Traversable = files("mock_server.fixtures") / "default.yaml"
 
 AUTH_MODES = ("tokens", "open")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class StartupError(Exception):
+    """What stops the mock from starting (a bad fixtures file, a taken port): the message names it and why."""
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    fixtures: Path | None = DEFAULT_FIXTURES
+    fixtures: Traversable | None = DEFAULT_FIXTURES
     auth: str = "tokens"
     strict: bool = False
     log_level: str = "warning"

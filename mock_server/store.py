@@ -1,6 +1,6 @@
 """The whole state of the mock: credentials, users and one backend per resource family.
 
-A fixtures document (YAML or JSON; ``fixtures/default.yaml`` is one) has this shape::
+A fixtures document (YAML or JSON; the bundled ``DEFAULT_FIXTURES`` is one) has this shape::
 
     version: 1
     ids: {seed: 0, uuid_counter: 0, next: {artifact: 16, ...}}   # optional
@@ -16,16 +16,18 @@ A fixtures document (YAML or JSON; ``fixtures/default.yaml`` is one) has this sh
 
 from __future__ import annotations
 
+import os
 import pickle
 import zlib
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
 from mock_server.clock import Clock, SystemClock
-from mock_server.errors import InvalidRequest, MalformedJSON, Problem
+from mock_server.errors import InvalidRequest, MalformedJSON, Problem, field_message
 from mock_server.models.analytics import AnalyticsBackend
 from mock_server.models.artifacts import ArtifactsBackend
 from mock_server.models.chat_history import ChatHistoryBackend
@@ -36,10 +38,16 @@ from mock_server.models.downloads import DownloadsBackend
 from mock_server.models.edx_memory import EdxMemoryBackend
 from mock_server.models.profile_memory import ProfileMemoryBackend
 from mock_server.models.vai_memory import VaiMemoryBackend
+from mock_server.settings import DEFAULT_FIXTURES, StartupError
 from mock_server.wire import check_value, loads, loads_in_pieces
 
 DOCUMENT_VERSION = 1
-DEFAULT_FIXTURES = FsPath(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
+# A fixtures file's problems named in its one-line error, at most; the rest are counted.
+_PROBLEMS_SHOWN = 3
+
+
+class FixturesError(StartupError):
+    """A fixtures file that cannot be loaded; the one-line message names the file and what is wrong."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +137,17 @@ class Store:
     # --- whole-state operations ------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path: str | FsPath = DEFAULT_FIXTURES, clock: Clock | None = None, seed: int = 0, *,
-                  keep_seed: bool = False, max_items: int | None = None) -> Store:
-        """A store loaded from a YAML or JSON fixtures file."""
+    def from_file(cls, path: str | os.PathLike[str] | Traversable = DEFAULT_FIXTURES, clock: Clock | None = None,
+                  seed: int = 0, *, keep_seed: bool = False, max_items: int | None = None) -> Store:
+        """A store loaded from a YAML or JSON fixtures file; FixturesError names the file and its problem."""
         store = cls(clock=clock, seed=seed, keep_seed=keep_seed, max_items=max_items)
-        store.load(read_document(path))
+        document = read_document(path)
+        if document is None:
+            raise FixturesError(f"fixtures file {path}: is empty (a fixtures document is a mapping: users, tokens, ...)")
+        try:
+            store.load(document)
+        except InvalidRequest as exc:
+            raise FixturesError(f"fixtures file {path}: {describe_problems(exc.problems)}") from None
         return store
 
     def load(self, document: Any) -> None:
@@ -312,19 +326,49 @@ class Staged:
     is_reset: bool
 
 
-def read_document(path: str | FsPath) -> Any:
-    """Parse a YAML or JSON fixtures file (JSON by the ``.json`` suffix, else YAML)."""
-    path = FsPath(path)
+def read_document(path: str | os.PathLike[str] | Traversable) -> Any:
+    """Parse a YAML or JSON fixtures file (JSON by the ``.json`` suffix, else YAML); FixturesError says why not."""
+    source: Traversable = FsPath(path) if isinstance(path, (str, os.PathLike)) else path
+    where = f"fixtures file {source}"
+    if source.is_dir():
+        raise FixturesError(f"{where}: is a folder, not a file")
     try:
-        if path.suffix.lower() == ".json":
-            return loads(path.read_bytes())
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+        data = source.read_bytes()
+    except OSError as exc:
+        raise FixturesError(f"{where}: {exc.strerror or exc}") from None
+    try:
+        if source.name.lower().endswith(".json"):
+            return loads(data)
+        document = yaml.load(data.decode("utf-8"), Loader=YAML_LOADER)
         check_value(document)  # YAML spells lone surrogates, infinities and deep nesting too
     except MalformedJSON as exc:
-        raise InvalidRequest([Problem("body", (), "custom", None, {"message": f"JSON error: {exc.reason}"})]) from None
-    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: an integer past the digit limit
-        raise InvalidRequest([Problem("body", (), "custom", None, {"message": f"YAML error: {exc}"})]) from None
+        raise FixturesError(f"{where}: not valid JSON: {exc.reason}") from None
+    except UnicodeDecodeError as exc:
+        raise FixturesError(f"{where}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except yaml.YAMLError as exc:
+        raise FixturesError(f"{where}: {yaml_problem(exc)}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: an integer past the digit limit
+        raise FixturesError(f"{where}: not readable as YAML: {' '.join(str(exc).split())}") from None
     return document
 
 
-__all__ = ["Store", "Credentials", "IblPrincipal", "VaiPrincipal", "read_document", "DEFAULT_FIXTURES"]
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: where it is (line and column, from 1) and what the parser found."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"YAML syntax error{at}: {exc.problem or exc.context}"
+    return f"not readable as YAML: {' '.join(str(exc).split())}"
+
+
+def describe_problems(problems: list[Problem]) -> str:
+    """Problems of a fixtures document on one line: where each is (``tokens.ibl[0].key``) and what is wrong."""
+    described = []
+    for problem in problems[:_PROBLEMS_SHOWN]:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem.name).lstrip(".")
+        described.append(f"{where or 'the document'}: {field_message(problem)}")
+    more = len(problems) - _PROBLEMS_SHOWN
+    return "; ".join(described) + (f" (and {more} more)" if more > 0 else "")
+
+
+__all__ = ["Store", "Credentials", "IblPrincipal", "VaiPrincipal", "FixturesError", "read_document", "DEFAULT_FIXTURES"]

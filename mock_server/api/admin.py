@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from .. import __version__
 from ..app import APIS
 from ..errors import InvalidRequest, Style, render
 from ..state import dismantle, gc_paused, settle_replaced_state
@@ -20,9 +21,10 @@ from ._call import current, json, no_content
 
 
 async def health() -> Response:
-    """Liveness, and where each API's docs are."""
+    """Liveness, the memmock version, and where each API's docs are."""
     return json({
         "status": "ok",
+        "version": __version__,
         "apis": [{"name": a.name, "spec": a.spec_path, "docs": f"{a.docs_path}/"} for a in APIS],
     })
 
