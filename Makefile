@@ -58,6 +58,10 @@ fuzz: $(TEST_INSTALLED) ## the harness's deep profile (many more examples); HTML
 	$(VENV)/bin/memmock check --profile deep --report reports/fuzz.html $(if $(TARGET_URL),--target $(TARGET_URL)) \
 		--credentials $(CREDENTIALS) $(ARGS)
 
+.PHONY: wheel-smoke
+wheel-smoke: $(TEST_INSTALLED) ## build the wheel, install it alone in a fresh venv, run both commands and a user suite with the fixture
+	.ci/wheel-smoke
+
 bench: $(TEST_INSTALLED) ## memmock vs bare Starlette under wrk (ARGS=--prism adds Prism; needs wrk for best numbers)
 	$(PY) bench/run.py $(ARGS)
 
