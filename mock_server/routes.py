@@ -114,8 +114,14 @@ class _MountTree:
         return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
 
     def methods(self, inner_path: str) -> frozenset[str]:
-        """Every method some route of this path takes (empty: no route has the path)."""
-        return frozenset(m for endpoint, _ in self._matches(inner_path) for m in endpoint.methods)
+        """The methods of the path's most specific template (empty: no route has the path).
+
+        ``/memory/backfill-entities`` also fits ``/memory/{memory_id}``; its methods are the
+        literal template's, as the spec lists them.
+        """
+        matches = [(len(raw), endpoint) for endpoint, raw in self._matches(inner_path)]
+        fewest = min((params for params, _ in matches), default=0)
+        return frozenset(m for params, endpoint in matches if params == fewest for m in endpoint.methods)
 
     def _matches(self, inner_path: str) -> Iterator[tuple[_Endpoint, tuple[tuple[str, str], ...]]]:
         """Every endpoint whose path matches, with the raw path parameters it matched."""

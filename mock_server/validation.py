@@ -477,6 +477,10 @@ class FormBodyValidator(_BodyValidator):
                     body[key] = coerce(values[0], schema)
                 else:
                     body[key] = [coerce(v, items) for v in values]
+            elif values[-1] == "" and schema.get("nullable") and (schema.get("type") != "string" or "format" in schema):
+                # DRF reads an empty form value of a nullable field that takes no blank text as null:
+                # a form cannot send null (a blank uuid, date or number is no value).
+                body[key] = None
             else:
                 body[key] = coerce(values[-1], schema)
         # A multipart charset such as UTF-7 can decode to lone surrogates, which no reply could carry.

@@ -351,3 +351,18 @@ def test_virtuousai_integers_are_ascii_digits_as_pydantic_reads_them(client: Tes
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "int_parsing"
     # DRF's IntegerField reads them with int(), as Python does.
     assert client.get(mentor("edx-memory/?student=\uff11"), headers=ibl(JOHN)).status_code == 200
+
+
+def test_405_on_a_literal_path_lists_that_template_not_a_parameter_one_it_also_fits(client: TestClient) -> None:
+    # /api/v1/memory/backfill-entities also fits /api/v1/memory/{memory_id} (GET, DELETE).
+    r = client.request("OPTIONS", "/api/v1/memory/backfill-entities", headers=vai())
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+
+
+def test_a_blank_form_value_of_a_nullable_uuid_is_null_as_drf_reads_it(client: TestClient) -> None:
+    form = {"username": "johndoe", "platform_key": "main", "session_id": ""}
+    r = client.post(prompt("all-chats-memory/"), headers=ibl(JOHN), data={**form, "content": "x"})
+    assert r.status_code == 201, r.text
+    assert r.json()["session_id"] is None and r.json()["content"] == "x"
+    r = client.post(prompt("all-chats-memory/"), headers=ibl(JOHN), data={**form, "content": ""})
+    assert r.status_code == 201 and r.json()["content"] == ""  # text keeps its blank
