@@ -62,6 +62,14 @@ fuzz: $(TEST_INSTALLED) ## the harness's deep profile (many more examples); HTML
 wheel-smoke: $(TEST_INSTALLED) ## build the wheel, install it alone in a fresh venv, run both commands and a user suite with the fixture
 	.ci/wheel-smoke
 
+# The newest schemathesis lives in a venv of its own, so the project's pinned one stays as it is.
+ST_VENV ?= /tmp/memmock-schemathesis-newest
+.PHONY: schemathesis-newest
+schemathesis-newest: $(TEST_INSTALLED) ## manual check: newest schemathesis, all checks and phases, on both served specs (exit 1 on a 5xx)
+	$(PYTHON) -m venv $(ST_VENV)
+	$(ST_VENV)/bin/pip install --quiet --upgrade schemathesis
+	$(PY) -m tests.external_schemathesis $(ST_VENV)/bin/schemathesis $(ARGS)
+
 bench: $(TEST_INSTALLED) ## memmock vs bare Starlette under wrk (ARGS=--prism adds Prism; needs wrk for best numbers)
 	$(PY) bench/run.py $(ARGS)
 
