@@ -137,7 +137,10 @@ def body_boundaries(api: str, operation_id: str) -> tuple[Any, list[Boundary]]:
 def minimal_body(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
     """The example without readOnly fields when it is valid; otherwise the required fields with simple values."""
     if isinstance(example, dict):
-        candidate = without_unchecked(schema, example, read_only_only=True)
+        # readOnly fields out, and optional fields a server may judge by its own data (x-latitude)
+        required = set(schema.get("required", ()))
+        candidate = {k: v for k, v in without_unchecked(schema, example, read_only_only=True).items()
+                     if k in required or freed_by(schema.get("properties", {}).get(k, {})) is None}
         if body_valid(schema, candidate):
             return candidate
     props = schema.get("properties", {})

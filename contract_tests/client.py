@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -325,6 +326,9 @@ class GuardedSession(requests.Session):
             track(exchange)
         if self.observer is not None:
             self.observer(exchange)
+        if response.status_code == 429:  # latitude protocol-statuses: throttled, so nothing can be judged
+            pytest.skip(f"the target throttled the run (429 on {request.method} {urlsplit(str(request.url)).path}, "
+                        f"Retry-After {response.headers.get('retry-after', '-')}): this check stopped, nothing was judged")
         return response
 
 

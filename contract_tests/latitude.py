@@ -188,7 +188,8 @@ def rejected_fields(body: Any) -> set[str] | None:
 
 def rejection_within_latitude(api: str, operation_id: str, status: int, request_body: Any, response_body: Any) -> bool:
     """A rejection of a valid request that a conformant server may give: every field or parameter it
-    names is freed in the spec or holds a string a framework may normalise away (see the two points)."""
+    names is freed in the spec, is a body field the schema does not declare, or holds a string a
+    framework may normalise away."""
     fields, params = freed_names(api, operation_id)
     if status == 404:
         op = resolved_operation(api, operation_id)
@@ -197,7 +198,19 @@ def rejection_within_latitude(api: str, operation_id: str, status: int, request_
     if not names:
         return False
     body = request_body if isinstance(request_body, dict) else {}
-    return all(name in fields | params or (name in body and _holds_normalisable(body[name])) for name in names)
+    allows("unknown-request-fields")
+    declared = set((request_schema(api, operation_id) or {}).get("properties", {}))
+    return all(name in fields | params or (name in body and (name not in declared or _holds_normalisable(body[name])))
+               for name in names)
+
+
+def advanced(before: str, after: str) -> bool:
+    """Whether a timestamp moved forward, for a server whose clock may have whole seconds only: a
+    strictly later instant, or the same whole second (no fractional digits on either side)."""
+    allows("timestamp-precision")
+    if instant(after) > instant(before):
+        return True
+    return instant(after) == instant(before) and "." not in before and "." not in after
 
 
 def _holds_normalisable(value: Any) -> bool:

@@ -133,3 +133,21 @@ def test_a_rejection_may_mix_freed_fields_and_normalisable_strings() -> None:
     body = {"model": "", "tools": [-1], "title": "t"}
     assert latitude.rejection_within_latitude("ibl", op, 400, body, {"model": ["blank"], "tools": {"0": [">= 0"]}})
     assert not latitude.rejection_within_latitude("ibl", op, 400, body, {"model": ["blank"], "title": ["bad"]})
+
+
+def test_a_rejection_of_undeclared_fields_is_within_latitude() -> None:
+    """A server may refuse a field the schema does not declare; refusing a declared one is not latitude."""
+    op = "ai_mentor_orgs_users_artifacts_create"
+    assert latitude.rejection_within_latitude("ibl", op, 400, {"title": "t", "zz": 1}, {"zz": ["Unknown field."]})
+    assert not latitude.rejection_within_latitude("ibl", op, 400, {"title": "t", "zz": 1}, {"title": ["bad"]})
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00.000002Z", True),
+    ("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.5Z", False),
+    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", True),
+    ("2024-01-01T00:00:01Z", "2024-01-01T00:00:00Z", False),
+])
+def test_advanced_allows_a_whole_second_clock(before: str, after: str, expected: bool) -> None:
+    """Equal instants count as moved only when neither side carries fractional digits."""
+    assert latitude.advanced(before, after) is expected
