@@ -198,10 +198,41 @@ def rejection_within_latitude(api: str, operation_id: str, status: int, request_
     if not names:
         return False
     body = request_body if isinstance(request_body, dict) else {}
+    schema = request_schema(api, operation_id) or {}
+    errors = response_body if api == "ibl" else {name: [] for name in names}
+    return all(name in fields | params or (name in body and _error_within_latitude(
+        schema.get("properties", {}).get(name), body[name], errors.get(name))) for name in names)
+
+
+def _error_within_latitude(schema: dict[str, Any] | None, sent: Any, errors: Any) -> bool:
+    """Whether one field's rejection is one a conformant server may give: the field is undeclared,
+    holds a normalisable string, or (DRF's nested errors) every nested field it names is so."""
     allows("unknown-request-fields")
-    declared = set((request_schema(api, operation_id) or {}).get("properties", {}))
-    return all(name in fields | params or (name in body and (name not in declared or _holds_normalisable(body[name])))
-               for name in names)
+    if schema is None:
+        return True  # a field the schema does not declare
+    if errors is None or (isinstance(errors, list) and all(isinstance(e, str) for e in errors)):
+        return _holds_normalisable(sent)  # messages about the field itself
+    item_schema = schema.get("items") if isinstance(schema.get("items"), dict) else None
+    if isinstance(errors, list) and errors and all(isinstance(e, dict) for e in errors) and item_schema:
+        pairs = list(zip(sent if isinstance(sent, list) else [], errors))  # DRF: one entry per item
+    elif isinstance(errors, dict) and item_schema and isinstance(sent, list):  # {"0": {...}} per item index
+        pairs = [(sent[int(k)], v) for k, v in errors.items() if k.isdigit() and int(k) < len(sent)]
+    elif isinstance(errors, dict) and isinstance(sent, dict):  # a nested object
+        return all(_error_within_latitude(schema.get("properties", {}).get(k), sent.get(k), v)
+                   for k, v in errors.items())
+    else:
+        return False
+    if not pairs:
+        return False
+    return all(isinstance(item, dict) and isinstance(err, dict) and all(
+        _error_within_latitude(item_schema.get("properties", {}).get(k), item.get(k), v) for k, v in err.items())
+        for item, err in pairs)
+
+
+def throttled_probe(message: str) -> bool:
+    """A schemathesis auth probe that met a throttle (429), which says nothing about authentication."""
+    allows("protocol-statuses")
+    return "`429 " in message
 
 
 def advanced(before: str, after: str) -> bool:

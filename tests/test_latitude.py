@@ -151,3 +151,19 @@ def test_a_rejection_of_undeclared_fields_is_within_latitude() -> None:
 def test_advanced_allows_a_whole_second_clock(before: str, after: str, expected: bool) -> None:
     """Equal instants count as moved only when neither side carries fractional digits."""
     assert latitude.advanced(before, after) is expected
+
+
+def test_nested_rejections_of_undeclared_fields_are_within_latitude() -> None:
+    """DRF names undeclared fields inside list items too ({"topics": [{"x": [...]}]}); a bad declared name is not."""
+    op = "ai_analytics_orgs_users_chat_history_create"
+    body = {"zz": 1, "topics": [{"name": "a", "q": 1}]}
+    assert latitude.rejection_within_latitude("ibl", op, 400, body, {"zz": ["Unknown field."],
+                                                                     "topics": [{"q": ["Unknown field."]}]})
+    assert latitude.rejection_within_latitude("ibl", op, 400, body, {"topics": {"0": {"q": ["Unknown field."]}}})
+    assert not latitude.rejection_within_latitude("ibl", op, 400, body, {"topics": [{"name": ["bad"]}]})
+
+
+def test_only_a_throttled_probe_is_inconclusive() -> None:
+    """schemathesis' words for a probe answered 429, and nothing else."""
+    assert latitude.throttled_probe("Expected 401 or 403, got `429 Too Many Requests` for `GET /x`")
+    assert not latitude.throttled_probe("Expected 401 or 403, got `200 OK` for `GET /x`")
