@@ -147,12 +147,20 @@ def _run(fault: str | None) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def _run_or_why(fault: str | None) -> tuple[int, str]:
+    """``_run``, or (-1, why) when the run could not be made: one broken run must not hide the others."""
+    try:
+        return _run(fault)
+    except (RuntimeError, AssertionError, OSError, httpx.HTTPError, subprocess.TimeoutExpired) as exc:
+        return -1, f"the run could not be made: {exc}"
+
+
 @pytest.fixture(scope="module")
 def runs() -> dict[str | None, tuple[int, str]]:
     """The healthy run and one run per fault, two at a time."""
     names: list[str | None] = [None, *fault_names()]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(names, pool.map(_run, names)))
+        return dict(zip(names, pool.map(_run_or_why, names)))
 
 
 def failed_checks(output: str) -> set[str]:
