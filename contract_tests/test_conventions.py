@@ -221,24 +221,36 @@ def test_ibl_ordering_rules(harness: Harness) -> None:
     allows("id-values")
     h.expect("ids.ibl_increasing", ids == sorted(ids) and len(set(ids)) == len(ids),
              f"ibl ids must increase per resource: {ids}")
-    seen, pages, page = [], [], 1
-    while page < 10:
-        ex = h.call("ibl_user", "GET", path, params={"search": token, "ordering": "title,-date_created",
-                                                        "page_size": 2, **({"page": page} if page > 1 else {})})
+    seen, pages = _walk_own(h, path, {"search": token, "ordering": "title,-date_created", "page_size": 2})
+    got = [a["id"] for a in seen]
+    keys = [(a["title"], instant(a["date_created"])) for a in seen]
+    # Title ascending, then newest first within a title (equal instants may come in either order).
+    in_order = all(k1[0] < k2[0] or (k1[0] == k2[0] and k1[1] >= k2[1]) for k1, k2 in zip(keys, keys[1:]))
+    h.expect("pagination.multi_field_ordering", sorted(got) == sorted(ids) and in_order,
+             f"ordering=title,-date_created not honoured: {[(t[-3:], str(d)) for t, d in keys]}", *pages)
+    # ordering=title alone: four and two artifacts tie, and only the id can keep pages apart.
+    tied, pages = _walk_own(h, path, {"search": token, "ordering": "title", "page_size": 2})
+    by_title: dict[str, list[int]] = defaultdict(list)
+    for artifact in tied:
+        by_title[artifact["title"]].append(artifact["id"])
+    h.expect("pagination.ties_never_repeat", sorted(a["id"] for a in tied) == sorted(ids)
+             and all(g == sorted(g) or g == sorted(g, reverse=True) for g in by_title.values()),
+             f"pages over tied titles must list each of the six artifacts once, ties in id order: "
+             f"{[a['id'] for a in tied]}", *pages)
+
+
+def _walk_own(h: Harness, path: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Exchange]]:
+    """Every item of a few-page DRF list, page by page (page numbers, at most 10 pages)."""
+    seen: list[dict[str, Any]] = []
+    pages: list[Exchange] = []
+    for page in range(1, 11):
+        ex = h.call("ibl_user", "GET", path, params={**params, **({"page": page} if page > 1 else {})})
         pages.append(ex)
         h.expect_status("pagination.page_200", ex, 200)
         seen += ex.json()["results"]
         if not ex.json()["next"]:
             break
-        page += 1
-    got = [a["id"] for a in seen]
-    h.expect("pagination.ties_never_repeat", sorted(got) == sorted(ids) and len(set(got)) == len(got),
-             f"pages over tied titles must partition the six artifacts: {got}", *pages)
-    keys = [(a["title"], instant(a["date_created"])) for a in seen]
-    # Title ascending, then newest first within a title (equal instants may come in either order).
-    in_order = all(k1[0] < k2[0] or (k1[0] == k2[0] and k1[1] >= k2[1]) for k1, k2 in zip(keys, keys[1:]))
-    h.expect("pagination.multi_field_ordering", in_order,
-             f"ordering=title,-date_created not honoured: {[(t[-3:], str(d)) for t, d in keys]}", *pages)
+    return seen, pages
 
 
 def test_ibl_search_covers_content(harness: Harness) -> None:
@@ -268,6 +280,21 @@ def test_ibl_search_covers_content(harness: Harness) -> None:
     ids = [a["id"] for a in found.json()["results"]] if found.status == 200 else []
     h.expect("search.content_case_insensitive", artifact_id in ids,
              f"search for {word.upper()!r}, a word of artifact {artifact_id}'s content, must find it", listed, found)
+
+
+def test_ibl_search_non_ascii(harness: Harness) -> None:
+    """A search term outside ASCII is valid input: 200, and an exact-case match is found."""
+    h = harness
+    h.require("ibl_user")
+    h.guard.require_writes(2)
+    path = h.ibl("ai-mentor", "artifacts/")
+    word = f"caf\u00e9{uuid.uuid4().hex[:6]}"  # case folding beyond ASCII is the server's (string-collation)
+    made = h.call("ibl_user", "POST", path, json={"title": f"{h.config.tag} {word}"})
+    h.expect_status("artifacts.create_201", made, 201)
+    h.created("ibl_user", f"{path}{made.json()['id']}/")
+    found = h.call("ibl_user", "GET", path, params={"search": word})
+    h.expect("search.non_ascii", found.status == 200 and made.json()["id"] in [a["id"] for a in found.json()["results"]],
+             f"search={word!r} must answer 200 and find the artifact titled with it", made, found)
 
 
 def test_vai_default_limit(harness: Harness) -> None:
