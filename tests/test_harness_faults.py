@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract_tests.inprocess import free_port
 from contract_tests.config import CREDENTIAL_VARS, DEV_CREDENTIALS_FILE, read_dotenv
 from mock_server.faults import fault_names
 from tests.proxy import start_hiding_proxy
@@ -93,16 +93,10 @@ CATCHER = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _serve(fault: str | None) -> Iterator[str]:
     """``memmock serve`` (with ``fault``) on a free loopback port, until the block ends; yields its URL."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "mock_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMMOCK_")}  # nothing but the flags counts
     with tempfile.TemporaryFile() as log:
