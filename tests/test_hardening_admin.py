@@ -115,7 +115,17 @@ def test_with_a_token_every_admin_request_needs_it() -> None:
         assert c.get("/api/v1/memory", headers=vai()).status_code == 200
 
 
-def test_a_non_loopback_bind_without_a_token_refuses_to_start(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_non_loopback_bind_without_a_token_refuses_to_start(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    import mock_server.listen
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the mock got as far as listening")  # and a test must listen on loopback only
+
+    monkeypatch.setattr(mock_server.listen, "listen", never)
+    monkeypatch.setattr(uvicorn.Server, "run", never)
     for host in ("0.0.0.0", "::", "192.168.1.20", "example.com"):
         with pytest.raises(SystemExit) as info:
             main(["serve", "--host", host, "--no-fixtures"])
