@@ -2,7 +2,8 @@
 
 ``loads`` refuses, as a parse error, any value the mock could store but not send back: nesting
 deeper than ``MAX_DEPTH``, lone surrogates (not Unicode: no UTF-8 reply can carry them), NaN and
-infinities, integers past Python's digit limit, and text in an unknown charset.
+infinities, integers past Python's digit limit, and text in an unknown charset. ``loads_in_pieces``
+does the same for a big document in a worker thread, a record at a time.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from .errors import MalformedJSON
 # orjson writes at most this many levels; a deeper stored value would make every reply that
 # carries it fall back to the slow encoder, or past Python's recursion limit, fail.
 MAX_DEPTH = 254
-_OPENERS_BYTES = (b"[", b"{")
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _TOKEN_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _LONG_INTEGER = re.compile(r"\d{4301,}")
@@ -76,11 +76,12 @@ def has_lone_surrogate(text: str) -> bool:
 def _may_be_deep(data: bytes | str) -> bool:
     # Nesting needs an opener per level: most bodies have too few to be deep, and counting is cheap.
     if isinstance(data, bytes):
-        return data.count(_OPENERS_BYTES[0]) + data.count(_OPENERS_BYTES[1]) > MAX_DEPTH
+        return data.count(b"[") + data.count(b"{") > MAX_DEPTH
     return data.count("[") + data.count("{") > MAX_DEPTH
 
 
 def _too_deep(data: bytes | str) -> MalformedJSON:
+    """The parse error for too deep a value, placed at its first bracket too many (0 when not found)."""
     depth = 0
     tokens = _TOKEN_BYTES if isinstance(data, bytes) else _TOKEN
     for match in tokens.finditer(data):  # type: ignore[arg-type]
