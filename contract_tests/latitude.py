@@ -235,13 +235,15 @@ def throttled_probe(message: str) -> bool:
     return "`429 " in message
 
 
-def advanced(before: str, after: str) -> bool:
+def advanced(before: str, after: str, elapsed_s: float | None) -> bool:
     """Whether a timestamp moved forward, for a server whose clock may have whole seconds only: a
-    strictly later instant, or the same whole second (no fractional digits on either side)."""
+    strictly later instant, or the same whole second (no fractional digits on either side) when
+    the harness wrote both less than a second apart (``elapsed_s``; None: ``before`` is older)."""
     allows("timestamp-precision")
     if instant(after) > instant(before):
         return True
-    return instant(after) == instant(before) and "." not in before and "." not in after
+    return (instant(after) == instant(before) and "." not in before and "." not in after
+            and elapsed_s is not None and elapsed_s < 1.0)
 
 
 def _holds_normalisable(value: Any) -> bool:

@@ -165,6 +165,7 @@ class CustomInstructionMachine(Base):
         self.path = self.h.ibl("ai-mentor", "custom-instruction/")
         ex = self.h.call("ibl_user", "GET", self.path)
         self.current: dict[str, Any] | None = ex.json() if ex.status == 200 else None
+        self.written_at: float | None = None  # when this run wrote self.current (monotonic); None: before it
         if self.current is not None and not getattr(type(self), "_restore_set", False):
             original = {k: self.current.get(k) for k in ("content", "about_user", "mentor_tone", "profession")}
             self.h.restore("ibl_user", "PUT", self.path, original)
@@ -176,6 +177,7 @@ class CustomInstructionMachine(Base):
         if self.current is None:
             self.h.expect_status("custom_instruction.create_201", ex, 201)
             self.current = ex.json()
+            self.written_at = time.monotonic()
         else:
             self.h.expect("custom_instruction.create_twice_400",
                           ex.status == 400 and "non_field_errors" in (ex.json() or {}),
@@ -192,15 +194,19 @@ class CustomInstructionMachine(Base):
         body = ex.json()
         self.h.expect("custom_instruction.timestamps", instant(body["created_at"]) == instant(self.current["created_at"])
                       and body["id"] == self.current["id"]
-                      and advanced(self.current["updated_at"], body["updated_at"]),
+                      and advanced(self.current["updated_at"], body["updated_at"], self._since_written()),
                       f"after PUT: updated_at must move forward ({self.current['updated_at']} -> {body['updated_at']}), "
                       f"created_at/id stay ({self.current['created_at']}/{self.current['id']} -> "
                       f"{body['created_at']}/{body['id']})", ex)
         self.current = body
+        self.written_at = time.monotonic()
         self.expected_content = self.tagged(content)
         read = self.h.call("ibl_user", "GET", self.path)
         self.h.expect("custom_instruction.update_then_read", read.json().get("content") == self.expected_content
                       and read.json().get("mentor_tone") == tone, "GET after PUT does not show the update", ex, read)
+
+    def _since_written(self) -> float | None:
+        return None if self.written_at is None else time.monotonic() - self.written_at
 
     @invariant()
     def read_your_writes(self) -> None:
@@ -341,6 +347,7 @@ class ArtifactMachine(Base):
     def start(self) -> None:
         self.base = self.h.ibl("ai-mentor", "artifacts/")
         self.model: dict[int, dict[str, Any]] = {}
+        self.written_at: dict[int, float] = {}  # when this run last wrote each artifact (monotonic)
 
     @rule(target=artifacts, title=TEXT)
     def create(self, title: str) -> int:
@@ -350,6 +357,7 @@ class ArtifactMachine(Base):
         body = ex.json()
         self.track("ibl_user", f"{self.base}{body['id']}/")
         self.model[body["id"]] = body
+        self.written_at[body["id"]] = time.monotonic()
         read = self.h.call("ibl_user", "GET", f"{self.base}{body['id']}/")
         self.h.expect("artifacts.read_your_writes", read.status == 200 and read.json()["title"] == self.tagged(title),
                       "GET after POST must answer the artifact", ex, read)
@@ -369,13 +377,15 @@ class ArtifactMachine(Base):
         self.h.expect_status("artifacts.update_200", ex, 200)
         before = self.model[artifact]
         body = ex.json()
-        self.h.expect("artifacts.date_updated_moves", advanced(before["date_updated"], body["date_updated"]),
+        elapsed = time.monotonic() - self.written_at[artifact]
+        self.h.expect("artifacts.date_updated_moves", advanced(before["date_updated"], body["date_updated"], elapsed),
                       f"date_updated must move forward on {'PATCH' if patch else 'PUT'} "
                       f"({before['date_updated']} -> {body['date_updated']})", ex)
         read = self.h.call("ibl_user", "GET", f"{self.base}{artifact}/")
         self.h.expect("artifacts.update_then_read", read.json().get("title") == self.tagged(title),
                       "GET after update shows the old title", ex, read)
         self.model[artifact] = body
+        self.written_at[artifact] = time.monotonic()
 
     @rule(artifact=consumes(artifacts))
     def delete(self, artifact: int) -> None:

@@ -142,15 +142,17 @@ def test_a_rejection_of_undeclared_fields_is_within_latitude() -> None:
     assert not latitude.rejection_within_latitude("ibl", op, 400, {"title": "t", "zz": 1}, {"title": ["bad"]})
 
 
-@pytest.mark.parametrize(("before", "after", "expected"), [
-    ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00.000002Z", True),
-    ("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.5Z", False),
-    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", True),
-    ("2024-01-01T00:00:01Z", "2024-01-01T00:00:00Z", False),
+@pytest.mark.parametrize(("before", "after", "elapsed", "expected"), [
+    ("2024-01-01T00:00:00.000001Z", "2024-01-01T00:00:00.000002Z", None, True),
+    ("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.5Z", 0.01, False),
+    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", 0.01, True),
+    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", 1.5, False),
+    ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", None, False),
+    ("2024-01-01T00:00:01Z", "2024-01-01T00:00:00Z", 0.01, False),
 ])
-def test_advanced_allows_a_whole_second_clock(before: str, after: str, expected: bool) -> None:
-    """Equal instants count as moved only when neither side carries fractional digits."""
-    assert latitude.advanced(before, after) is expected
+def test_advanced_allows_a_whole_second_clock(before: str, after: str, elapsed: float | None, expected: bool) -> None:
+    """Equal instants count as moved only without fractional digits and within the same second of writing."""
+    assert latitude.advanced(before, after, elapsed) is expected
 
 
 def test_nested_rejections_of_undeclared_fields_are_within_latitude() -> None:
