@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from .errors import NotAuthenticated, PermissionDenied, UnsupportedMediaType
 from .headers import first_header
@@ -48,20 +48,18 @@ def is_loopback_name(name: str) -> bool:
         return False
 
 
-class AdminGuard:
-    """Refuses ``/_mock`` requests that a web page could send, or that lack the admin token."""
+class AdminLocks:
+    """Refuses ``/_mock`` requests that a web page could send, or that lack the admin token.
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
+    The state layer (``state.StateMiddleware``) asks it about every ``/_mock`` request, before
+    Swagger UI and routing: the docs are locked too.
+    """
+
+    def __init__(self, settings: Settings) -> None:
         self.token = settings.admin_token.encode() if settings.admin_token else None
         # Beyond loopback the token is required (Settings refuses otherwise) and names are not checked.
         self.check_host = is_loopback(settings.host)
         self.names = frozenset(host_name(name) for name in settings.admin_hosts)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_admin_path(scope["path"]):
-            self.check(scope)
-        await self.app(scope, receive, send)
 
     def check(self, scope: Scope) -> None:
         """Raise the domain error that refuses this admin request, if any."""

@@ -17,40 +17,43 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    """A dict of answers of at most ``entries`` items and ``budget`` bytes (``cost`` estimates one)."""
+    """A dict of answers of at most ``entries`` items and ``budget`` bytes (``cost`` estimates one).
 
-    __slots__ = ("_answers", "_entries", "_budget", "_cost", "used")
+    ``memo.get(key, default=None)`` is the answers' own ``dict.get``: memos sit on the path of
+    every request.
+    """
+
+    __slots__ = ("_answers", "_sizes", "_entries", "_budget", "_cost", "used", "get")
 
     def __init__(self, entries: int, budget: int, cost: Callable[[K, V], int]) -> None:
-        self._answers: dict[K, tuple[V, int]] = {}  # key -> (answer, its estimated bytes)
+        self._answers: dict[K, V] = {}
+        self._sizes: dict[K, int] = {}  # each answer's estimated bytes
         self._entries = entries
         self._budget = budget
         self._cost = cost
         self.used = 0  # estimated bytes held
+        self.get: Callable[..., V | None] = self._answers.get
 
     def __len__(self) -> int:
         return len(self._answers)
 
-    def get(self, key: K, default: V | None = None) -> V | None:
-        """The remembered answer, or ``default``."""
-        found = self._answers.get(key)
-        return default if found is None else found[0]
-
     def put(self, key: K, value: V) -> V:
         """Remember ``value`` for ``key`` in place of any earlier answer (unless it alone is over the budget)."""
-        earlier = self._answers.pop(key, None)
-        if earlier is not None:
-            self.used -= earlier[1]
+        if key in self._answers:
+            del self._answers[key]
+            self.used -= self._sizes.pop(key)
         size = self._cost(key, value)
         if size > self._budget:
             return value
         if len(self._answers) >= self._entries or self.used + size > self._budget:
             self.clear()
-        self._answers[key] = (value, size)
+        self._answers[key] = value
+        self._sizes[key] = size
         self.used += size
         return value
 
     def clear(self) -> None:
         """Forget every answer."""
         self._answers.clear()
+        self._sizes.clear()
         self.used = 0

@@ -1,7 +1,7 @@
 """The middleware stack, in request order, and the connexion layers the mock trims.
 
 Every request runs: server errors → CORS (not on /_mock) → exception handlers (errors.render) →
-admin guard (/_mock only) → state and body limit → Swagger UI (docs paths only) → routing (a
+state, admin locks (/_mock only) and body limit → Swagger UI (docs paths only) → routing (a
 segment tree, routes.py) → [fault] → security (connexion's checks on a lean request) → request
 validation (validation.py, prepared once per operation) → [response validation, strict mode] →
 lifespan → dispatch.py → the handler.
@@ -35,7 +35,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admin_guard import AdminGuard, is_admin_path
+from .admin_guard import ADMIN_PREFIX, is_admin_path
 from .errors import MethodNotAllowed
 from .headers import first_header
 from .memo import Memo
@@ -248,7 +248,8 @@ class LeanCORSMiddleware(CORSMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if is_admin_path(scope["path"]):  # no page on another origin may read or preflight /_mock
+            path = scope["path"]
+            if path.startswith(ADMIN_PREFIX) and is_admin_path(path):  # no other origin may read or preflight /_mock
                 await self.app(scope, receive, send)
                 return
             if first_header(scope["headers"], b"origin") is None:
@@ -357,7 +358,6 @@ def middleware_stack(settings: Settings, state: MockState, docs_prefixes: tuple[
                                        allow_headers=["*"], expose_headers=["*"]))
     stack += [
         LeanExceptionMiddleware,
-        functools.partial(AdminGuard, settings=settings),
         functools.partial(StateMiddleware, state=state),
         functools.partial(DocsSwaggerUIMiddleware, prefixes=docs_prefixes),
         IndexedRoutingMiddleware,

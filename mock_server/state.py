@@ -15,6 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .admin_guard import ADMIN_PREFIX, AdminLocks, is_admin_path
 from .errors import PayloadTooLarge
 from .headers import first_header
 from .settings import Settings
@@ -152,12 +153,13 @@ def state_of(scope: Scope) -> MockState:
 
 
 class StateMiddleware:
-    """Attaches the state to each request and enforces the body size limit (413)."""
+    """Attaches the state to each request, locks the admin plane (admin_guard.py) and enforces the body size limit (413)."""
 
     def __init__(self, app: ASGIApp, state: MockState) -> None:
         self.app = app
         self.state = state
         self.limit = state.settings.body_limit
+        self.locks = AdminLocks(state.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -169,6 +171,8 @@ class StateMiddleware:
             # No route has a control character; Starlette's regexes disagree about a trailing
             # newline and would redirect between "x\n" and "x\n/" for ever.
             raise HTTPException(status_code=404)
+        if path.startswith(ADMIN_PREFIX) and is_admin_path(path):
+            self.locks.check(scope)
         length = first_header(scope.get("headers", ()), b"content-length")
         if length is not None and length.isdigit():
             if int(length) > self.limit:

@@ -139,24 +139,29 @@ _ACCEPTER_FORMATS: dict[Style, dict[str, Callable[[Any], bool]]] = {
     for style, checker in _CHECKERS.items()
 }
 
-# Built once per schema object and API style: id -> (the schema, what was built from it).
-_validators: dict[Style, dict[int, tuple[Any, Any]]] = {style: {} for style in Style}
-_accepters: dict[Style, dict[int, tuple[Any, Any]]] = {style: {} for style in Style}
+# Built once per schema object, per API style (DRF first, FastAPI second; chosen with ``is``:
+# hashing an Enum member runs Python code): id -> (the schema, what was built from it).
+_validators: tuple[dict[int, tuple[Any, Any]], dict[int, tuple[Any, Any]]] = ({}, {})
+_accepters: tuple[dict[int, tuple[Any, Any]], dict[int, tuple[Any, Any]]] = ({}, {})
 
 
-def _per_schema(cache: dict[int, tuple[Any, Any]], schema: dict[str, Any], build: Callable[[dict[str, Any]], Any]) -> Any:
-    """``build(schema)``, made once per schema object (the identity check guards reused ids)."""
+def _per_schema(caches: tuple[dict[int, tuple[Any, Any]], ...], style: Style, schema: dict[str, Any],
+                build: Callable[[dict[str, Any], Style], Any]) -> Any:
+    """``build(schema, style)``, made once per schema object and style (the identity check guards reused ids)."""
+    cache = caches[1] if style is Style.FASTAPI else caches[0]
     cached = cache.get(id(schema))
     if cached is None or cached[0] is not schema:
-        cached = cache[id(schema)] = (schema, build(schema))
+        cached = cache[id(schema)] = (schema, build(schema, style))
     return cached[1]
 
 
 def _validator(schema: dict[str, Any], style: Style = Style.DRF) -> Draft4Validator:
     """A compiled validator for ``schema`` with the API's format checks, built once per schema object."""
-    checker = _CHECKERS[style]
-    return _per_schema(_validators[style], schema,  # type: ignore[no-any-return]
-                       lambda s: Draft4RequestValidator(s, format_checker=checker))
+    return _per_schema(_validators, style, schema, _build_validator)  # type: ignore[no-any-return]
+
+
+def _build_validator(schema: dict[str, Any], style: Style) -> Draft4Validator:
+    return Draft4RequestValidator(schema, format_checker=_CHECKERS[style])
 
 
 def _accepter(schema: dict[str, Any], style: Style = Style.DRF) -> Callable[[Any], Any] | None:
@@ -167,17 +172,16 @@ def _accepter(schema: dict[str, Any], style: Style = Style.DRF) -> Callable[[Any
     a JSON-Schema null type, as connexion's validator reads it. None when the schema cannot be
     compiled: then jsonschema alone decides.
     """
-    return _per_schema(_accepters[style], schema,  # type: ignore[no-any-return]
-                       lambda s: _compile_accepter(s, _ACCEPTER_FORMATS[style]))
+    return _per_schema(_accepters, style, schema, _compile_accepter)  # type: ignore[no-any-return]
 
 
-def _compile_accepter(schema: dict[str, Any], formats: dict[str, Callable[[Any], bool]]) -> Callable[[Any], Any] | None:
+def _compile_accepter(schema: dict[str, Any], style: Style) -> Callable[[Any], Any] | None:
     # connexion hands form schemas over with the spec's components attached; every $ref in
     # them is already inlined, so the components are not needed (and may be recursive).
     plain = {name: value for name, value in schema.items() if name != "components"}
     try:
         return fastjsonschema.compile({**_as_draft4(plain), "$schema": "http://json-schema.org/draft-04/schema#"},  # type: ignore[no-any-return]
-                                      formats=formats, use_default=False)
+                                      formats=_ACCEPTER_FORMATS[style], use_default=False)
     except Exception:  # noqa: BLE001 - a schema the compiler cannot take is left to jsonschema
         return None
 
@@ -323,7 +327,7 @@ class ParameterValidator:
         data.raw_query = raw_query
         path_params = scope.get("path_params", {})
         headers = Headers(scope=scope) if self._has_headers else None
-        style = style_of(scope)
+        style: Style | None = None  # found when a parameter needs coercing (most requests have none)
         problems: list[Problem] = []
         for where, name, schema, required, lenient, plain in self._checks:
             if where == "query":
@@ -343,6 +347,8 @@ class ParameterValidator:
             if lenient or plain is str:  # a plain string parameter needs no coercion and no schema
                 target[name] = raw
                 continue
+            if style is None:
+                style = style_of(scope)
             value = coerce(raw, schema, style)
             if plain is not None and type(value) is plain:
                 target[name] = value

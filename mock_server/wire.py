@@ -55,7 +55,9 @@ def loads(data: bytes | str, encoding: str = "utf-8") -> Any:
         except orjson.JSONDecodeError:
             pass
         else:
-            if _may_be_deep(data):
+            # Nesting needs an opener per level: most bodies have too few to be deep, and counting is cheap.
+            if (data.count(b"[") + data.count(b"{") if isinstance(data, bytes)
+                    else data.count("[") + data.count("{")) > MAX_DEPTH:
                 try:
                     orjson.dumps(value)  # values orjson parsed fail to write only when nested too deep
                 except orjson.JSONEncodeError:
@@ -71,13 +73,6 @@ def loads(data: bytes | str, encoding: str = "utf-8") -> Any:
 def has_lone_surrogate(text: str) -> bool:
     """Whether ``text`` holds a surrogate code point (valid pairs never survive decoding as such)."""
     return not text.isascii() and _SURROGATE.search(text) is not None
-
-
-def _may_be_deep(data: bytes | str) -> bool:
-    # Nesting needs an opener per level: most bodies have too few to be deep, and counting is cheap.
-    if isinstance(data, bytes):
-        return data.count(b"[") + data.count(b"{") > MAX_DEPTH
-    return data.count("[") + data.count("{") > MAX_DEPTH
 
 
 def _too_deep(data: bytes | str) -> MalformedJSON:
