@@ -992,6 +992,20 @@ def references(api: str, scope: Scope, schema: dict[str, Any], body: Body) -> Ou
     return None, problems
 
 
+def superset_fields(api: str, scope: Scope, schema: dict[str, Any], body: Body) -> Outcome:
+    """Fields only one source shows (custom-instruction's seed-only ``content``) are validated as
+    a plain DRF CharField would be: null is refused."""
+    if body.media_type != JSON:
+        return None, []
+    problems = []
+    for props, obj, path in objects(schema, body.data):
+        for name, value in obj.items():
+            if isinstance(props.get(name), dict) and props[name].get("x-latitude") == "superset-fields" \
+                    and value is None:
+                problems.append(Problem((*path, name), value, "This field may not be null."))
+    return None, problems
+
+
 async def alternative_formats(app: ASGIApp, api: str, scope: Scope, receive: Receive) -> Reply:
     """Path parameters the 4.x client types as UUIDs (the downloads task id) are validated as UUIDs: any
     other value is 404 ``Not found.``, after the permission checks, as a view that looks it up answers."""
@@ -1069,6 +1083,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("undecodable-body", "undecodable-body", lambda: undecodable_body),
     Variant("references", "references", lambda: bodies(references)),
     Variant("alternative-formats", "alternative-formats", lambda: alternative_formats),
+    Variant("superset-fields", "superset-fields", lambda: bodies(superset_fields)),
 )
 
 

@@ -437,6 +437,14 @@ def _references(client: TestClient, plain: TestClient) -> None:
     assert low.json() == {"version_id": ["Ensure this value is greater than or equal to 1."]}
 
 
+@shows("superset-fields")
+def _superset(client: TestClient, plain: TestClient) -> None:
+    path = f"{IBL}/custom-instruction/"
+    assert plain.put(path, headers=USER, json={"content": None}).status_code == 200
+    refused = client.put(path, headers=USER, json={"content": None})
+    assert (refused.status_code, refused.json()) == (400, {"content": ["This field may not be null."]})
+
+
 @shows("alternative-formats")
 def _formats(client: TestClient, plain: TestClient) -> None:
     path = f"{IBL}/downloads/tasks/"
