@@ -975,35 +975,33 @@ async def undecodable_body(app: ASGIApp, api: str, scope: Scope, receive: Receiv
     return await capture(app, scope, replaying(raw, receive))
 
 
+def _freed(schema: dict[str, Any], body: Body, point: str) -> Iterator[tuple[tuple[Any, ...], str, Any]]:
+    """(path, name, value) of every JSON body field the spec frees with ``x-latitude: <point>``."""
+    if body.media_type != JSON:
+        return
+    for props, obj, path in objects(schema, body.data):
+        for name, value in obj.items():
+            if isinstance(props.get(name), dict) and props[name].get("x-latitude") == point:
+                yield path, name, value
+
+
 def references(api: str, scope: Scope, schema: dict[str, Any], body: Body) -> Outcome:
     """Fields that name other objects are checked against what this server stores (none of them here,
     below 1 for a version id): DRF's ``Invalid pk "7" - object does not exist.`` and ``min_value`` 1."""
-    if body.media_type != JSON:
-        return None, []
     problems = []
-    for props, obj, path in objects(schema, body.data):
-        for name, value in obj.items():
-            if not isinstance(props.get(name), dict) or props[name].get("x-latitude") != "references":
-                continue
-            if isinstance(value, list) and value:
-                problems.append(Problem((*path, name), value, f'Invalid pk "{value[0]}" - object does not exist.'))
-            elif type(value) is int and value < 1:
-                problems.append(Problem((*path, name), value, "Ensure this value is greater than or equal to 1."))
+    for path, name, value in _freed(schema, body, "references"):
+        if isinstance(value, list) and value:
+            problems.append(Problem((*path, name), value, f'Invalid pk "{value[0]}" - object does not exist.'))
+        elif type(value) is int and value < 1:
+            problems.append(Problem((*path, name), value, "Ensure this value is greater than or equal to 1."))
     return None, problems
 
 
 def superset_fields(api: str, scope: Scope, schema: dict[str, Any], body: Body) -> Outcome:
     """Fields only one source shows (custom-instruction's seed-only ``content``) are validated as
     a plain DRF CharField would be: null is refused."""
-    if body.media_type != JSON:
-        return None, []
-    problems = []
-    for props, obj, path in objects(schema, body.data):
-        for name, value in obj.items():
-            if isinstance(props.get(name), dict) and props[name].get("x-latitude") == "superset-fields" \
-                    and value is None:
-                problems.append(Problem((*path, name), value, "This field may not be null."))
-    return None, problems
+    return None, [Problem((*path, name), value, "This field may not be null.")
+                  for path, name, value in _freed(schema, body, "superset-fields") if value is None]
 
 
 async def alternative_formats(app: ASGIApp, api: str, scope: Scope, receive: Receive) -> Reply:
