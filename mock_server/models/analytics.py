@@ -48,8 +48,6 @@ def round_half_up(total: int, sessions: int) -> int:
 class AnalyticsBackend:
     """Message statistics over a chat-history backend (no state of its own)."""
 
-    SECTIONS: tuple[str, ...] = ()
-
     def __init__(self, chat_history: ChatHistoryBackend) -> None:
         self._history = chat_history
         # Injectable: a bucket's average from (messages, sessions > 0). The fault switch swaps it.

@@ -92,7 +92,3 @@ def order_items(
         result.sort(key=fields[name], reverse=desc)
     return result
 
-
-def sort_key_none_first(value: Any) -> tuple[bool, Any]:
-    """A sort key under which None sorts before every value (as SQL NULLS FIRST ascending)."""
-    return (value is not None, value if value is not None else 0)
