@@ -17,18 +17,18 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from importlib.resources import as_file
 from pathlib import Path
 
 import httpx
 
-from contract_tests.inprocess import free_port
-from mock_server.settings import SPEC_DIR
+from contract_tests.config import read_dotenv
+from contract_tests.inprocess import dev_credentials_file, fault_names, free_port
+from contract_tests.specs import API_BASES, SPEC_DIR, SPEC_FILES
 
 BIN = Path(sys.executable).parent
-RUNS = (
-    ("ibl", "ibl-data-manager.yaml", "", "Authorization: Api-Token dev-ibl-admin-main-0001"),
-    ("virtuousai", "virtuousai-memory.yaml", "/api/v1", "Authorization: Bearer dev-vai-virtuous-dev-0001"),
-)
+# Each API's dev credential, as the header schemathesis sends.
+HEADERS = {"ibl": "Authorization: Api-Token {IBL_ADMIN_TOKEN}", "virtuousai": "Authorization: Bearer {VAI_TOKEN}"}
 
 
 def _serve(fault: str | None) -> tuple[subprocess.Popen[bytes], str]:
@@ -63,10 +63,12 @@ def plain_run(fault: str | None, max_examples: int, seed: int) -> tuple[set[tupl
     proc, url = _serve(fault)
     started = time.monotonic()
     failures: set[tuple[str, str]] = set()
+    credentials = read_dotenv(dev_credentials_file())
     try:
-        for api, spec, base, header in RUNS:
-            with tempfile.TemporaryDirectory() as tmp:
-                cmd = [str(BIN / "schemathesis"), "run", str(SPEC_DIR / spec), "--url", url + base, "-H", header,
+        for api, spec_file in SPEC_FILES.items():
+            with tempfile.TemporaryDirectory() as tmp, as_file(SPEC_DIR / spec_file) as spec:
+                cmd = [str(BIN / "schemathesis"), "run", str(spec), "--url", url + API_BASES[api],
+                       "-H", HEADERS[api].format(**credentials),
                        "--max-examples", str(max_examples), "--seed", str(seed), "--checks", "all",
                        "--report", "junit", "--report-dir", tmp, "--no-color"]
                 subprocess.run(cmd, cwd=tmp, capture_output=True, timeout=900)  # its .hypothesis/ goes there too
@@ -79,8 +81,6 @@ def plain_run(fault: str | None, max_examples: int, seed: int) -> tuple[set[tupl
 
 def main() -> int:
     """Print a Markdown table: fault -> caught by plain schemathesis? (with what)."""
-    from mock_server.faults import fault_names
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-examples", type=int, default=10)
     parser.add_argument("--seed", type=int, default=20240701)

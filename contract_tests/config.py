@@ -9,12 +9,13 @@ import shlex
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .inprocess import dev_credentials_file
 
 # Profiles: quick (default, CI: derandomized, a few examples per operation) and deep (`make fuzz`).
 PROFILES: dict[str, dict[str, Any]] = {
@@ -27,10 +28,6 @@ CREDENTIAL_VARS = ("IBL_ORG", "IBL_USER", "IBL_USER_TOKEN", "IBL_ADMIN_TOKEN", "
                    "VAI_TOKEN", "VAI_OTHER_TOKEN")
 # The variables whose values are secrets: every output shows their names instead.
 SECRET_VARS = tuple(name for name in CREDENTIAL_VARS if name.endswith("_TOKEN"))
-# The development tokens of fixtures/default.yaml, for the in-process mock; a file, so the harness
-# does not import the mock to learn them (tests/test_harness_credentials.py keeps the two in agreement).
-# It ships inside the package, with the fixtures.
-DEV_CREDENTIALS_FILE: Traversable = files("mock_server.fixtures") / "dev-credentials.env"
 
 
 class ConfigError(ValueError):
@@ -81,7 +78,8 @@ def resolve_credentials(in_process: bool, file: Path | None = None,
     creds = {name: environ[name] for name in CREDENTIAL_VARS if environ.get(name)}
     layers = [read_dotenv(file)] if file is not None else []
     if in_process:
-        layers.append(read_dotenv(DEV_CREDENTIALS_FILE))
+        # The mock's development tokens: the adapter that starts it knows them.
+        layers.append(read_dotenv(dev_credentials_file()))
     for layer in layers:
         for name, value in layer.items():
             if value:

@@ -1,32 +1,53 @@
-"""The contract under test: the spec files in spec/, as plain dicts, and where each API lives."""
+"""The contract under test: the spec files in spec/, as plain dicts, and where each API lives.
+
+The harness reads the spec files itself, from the data-only package ``memmock_spec`` (the repo's
+spec/, installed under that name), so that nothing here loads the mock.
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
+import json
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
+from urllib.parse import urlsplit
 
-from mock_server.app import APIS, read_spec
-from mock_server.settings import SPEC_DIR
+import yaml
 
-# The two APIs under test (not the mock's own admin plane), as the mock declares them.
-_APIS = {api.name: api for api in APIS if api.name != "admin"}
-# Each spec's `servers` URL: where its paths start on a target.
-API_BASES = {name: api.base_path for name, api in _APIS.items()}
-# Where the mock serves each spec (used with --spec-source served).
-SERVED_SPECS = {name: api.spec_path for name, api in _APIS.items()}
+SPEC_DIR: Traversable = files("memmock_spec")
+# The two APIs under test (not the mock's own admin plane) and their spec files.
+SPEC_FILES = {"ibl": "ibl-data-manager.yaml", "virtuousai": "virtuousai-memory.yaml"}
+# Where memmock serves each spec as JSON (--spec-source served); a deployment serving its
+# document elsewhere is checked with the file. tests/test_harness_independent.py keeps these in
+# agreement with the mock.
+SERVED_SPECS = {"ibl": "/docs/ibl/openapi.json", "virtuousai": "/api/v1/docs/openapi.json"}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @functools.lru_cache(maxsize=None)
-def _load(api: str) -> dict[str, Any]:
-    return read_spec(SPEC_DIR / _APIS[api].spec_file)
+def _read(api: str) -> dict[str, Any]:
+    text = (SPEC_DIR / SPEC_FILES[api]).read_text(encoding="utf-8")
+    # A JSON round trip unshares YAML aliases, so changing one copy of a shared node changes only that one.
+    spec: dict[str, Any] = json.loads(json.dumps(yaml.load(text, Loader=_YAML_LOADER)))
+    return spec
+
+
+def base_path(spec: dict[str, Any]) -> str:
+    """Where a spec's paths start on a target: the path of its first ``servers`` URL, without a trailing slash."""
+    return urlsplit(spec["servers"][0]["url"]).path.rstrip("/")
+
+
+# Each API's base path, from its own spec.
+API_BASES = {api: base_path(_read(api)) for api in SPEC_FILES}
 
 
 def load_contract(api: str) -> dict[str, Any]:
     """A fresh copy of one API's spec (spec/, or the document given to override_contract)."""
     if api in _OVERRIDES:
         return copy.deepcopy(_OVERRIDES[api])
-    return copy.deepcopy(_load(api))
+    return copy.deepcopy(_read(api))
 
 
 def lenient_parameters(spec: dict[str, Any]) -> set[str]:
@@ -86,5 +107,4 @@ _OVERRIDES: dict[str, dict[str, Any]] = {}
 def override_contract(api: str, spec: dict[str, Any]) -> None:
     """Use ``spec`` (e.g. the target's served document) instead of spec/ for ``api``."""
     _OVERRIDES[api] = spec
-    _load.cache_clear()
     _resolved_operations.cache_clear()

@@ -11,9 +11,10 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-# Shipped inside the package (pyproject.toml maps the repo's spec/ and fixtures/ there), so an
-# installed memmock finds them wherever it runs.
-SPEC_DIR: Traversable = files("mock_server.spec")
+# Installed with memmock (pyproject.toml maps the repo's spec/ and fixtures/ to packages), so an
+# installed memmock finds them wherever it runs. The specs are a data-only package of their own,
+# which the harness reads too without loading the mock.
+SPEC_DIR: Traversable = files("memmock_spec")
 DEFAULT_FIXTURES: Traversable = files("mock_server.fixtures") / "default.yaml"
 
 AUTH_MODES = ("tokens", "open")

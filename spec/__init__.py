@@ -1,1 +1,1 @@
-"""The contract: OpenAPI specs and the harness latitude, shipped inside the package as mock_server.spec."""
+"""The contract (OpenAPI specs, harness latitude): the data-only package memmock_spec, read by mock and harness."""

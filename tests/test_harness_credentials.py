@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from contract_tests.config import DEV_CREDENTIALS_FILE, read_dotenv
-from contract_tests.inprocess import free_port
+from contract_tests.config import read_dotenv
+from contract_tests.inprocess import dev_credentials_file, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "default.yaml"
@@ -22,7 +22,7 @@ MAKE = ["make", "-C", str(ROOT), "-o", ".venv/.installed", "-o", ".venv/.test-in
 
 def test_dev_credentials_match_the_fixtures() -> None:
     """Each token in the file has the role the harness expects of it in fixtures/default.yaml."""
-    creds = read_dotenv(DEV_CREDENTIALS_FILE)
+    creds = read_dotenv(dev_credentials_file())
     fixtures = yaml.safe_load(FIXTURES.read_text(encoding="utf-8"))
     ibl = {t["key"]: t for t in fixtures["tokens"]["ibl"]}
     vai = {t["key"]: t for t in fixtures["tokens"]["vai"]}

@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contract_tests.inprocess import free_port
-from contract_tests.config import CREDENTIAL_VARS, DEV_CREDENTIALS_FILE, read_dotenv
+from contract_tests.config import CREDENTIAL_VARS, read_dotenv
+from contract_tests.inprocess import dev_credentials_file, free_port
 from mock_server.faults import fault_names
 from tests.proxy import start_hiding_proxy
 
@@ -134,7 +134,7 @@ def _run(fault: str | None) -> tuple[int, str]:
         assert hidden == 404, f"the proxy must hide /_mock, got {hidden}"
         env = {k: v for k, v in os.environ.items()
                if k not in CREDENTIAL_VARS and k not in ("TARGET_URL", "MEMMOCK_FAULT")}
-        env.update(read_dotenv(DEV_CREDENTIALS_FILE))  # the fixtures' development tokens, as variables
+        env.update(read_dotenv(dev_credentials_file()))  # the fixtures' development tokens, as variables
         cmd = [sys.executable, "-m", "pytest", "contract_tests", "--target", proxy.url, "-q", "-p", "no:cacheprovider",
                *HARNESS_OPTIONS]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_S)

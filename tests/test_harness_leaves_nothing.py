@@ -28,8 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contract_tests.config import DEV_CREDENTIALS_FILE
-from contract_tests.inprocess import InProcessMock, start_mock
+from contract_tests.inprocess import InProcessMock, dev_credentials_file, start_mock
 from tests.proxy import start_hiding_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +64,7 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def harness_command(target: str, *extra: str) -> list[str]:
     """The quick profile over both APIs against ``target``, with the dev credentials."""
     return [sys.executable, "-m", "pytest", str(ROOT / "contract_tests"), "-q", "-p", "no:cacheprovider",
-            "-o", "addopts=", "--target", target, "--credentials", str(DEV_CREDENTIALS_FILE), *extra]
+            "-o", "addopts=", "--target", target, "--credentials", str(dev_credentials_file()), *extra]
 
 
 def clean_env() -> dict[str, str]:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.config import DEV_CREDENTIALS_FILE, SECRET_VARS, read_dotenv
+from contract_tests.config import SECRET_VARS, read_dotenv
+from contract_tests.inprocess import dev_credentials_file
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKENS = {name: value for name, value in read_dotenv(DEV_CREDENTIALS_FILE).items() if name in SECRET_VARS}
+TOKENS = {name: value for name, value in read_dotenv(dev_credentials_file()).items() if name in SECRET_VARS}
 
 
 def memmock_check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,9 @@ import pytest
 from contract_tests import client
 from contract_tests.client import Exchange, Redactor, curl_command, redact
 from contract_tests.config import (
-    CREDENTIAL_VARS, DEV_CREDENTIALS_FILE, ConfigError, HarnessConfig, load_baseline, read_dotenv, resolve_credentials,
+    CREDENTIAL_VARS, ConfigError, HarnessConfig, load_baseline, read_dotenv, resolve_credentials,
 )
+from contract_tests.inprocess import dev_credentials_file
 from contract_tests.report import FailureRecord, Recorder
 from contract_tests.safety import Contract
 
@@ -61,7 +62,7 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
 
 def test_dev_credentials_file_names_every_variable() -> None:
     """The file `make check` passes sets each credential variable."""
-    assert set(read_dotenv(DEV_CREDENTIALS_FILE)) == set(CREDENTIAL_VARS)
+    assert set(read_dotenv(dev_credentials_file())) == set(CREDENTIAL_VARS)
 
 
 # --------------------------------------------------------------------------------------- baseline
