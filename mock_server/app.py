@@ -1,12 +1,17 @@
-"""``create_app(settings)``: both APIs and the admin plane on one connexion AsyncApp."""
+"""``create_app(settings)``: both APIs and the admin plane on one connexion AsyncApp.
+
+connexion loads the specs, serves Swagger UI and answers what no operation takes (404s, slash
+redirects); every operation is served from its compiled plan by the request path, the first
+middleware of the stack handed to connexion (see ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -14,16 +19,24 @@ from typing import Any
 import yaml
 from connexion import AsyncApp
 from connexion.exceptions import InvalidSpecification
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
 
 from . import error_handlers
-from .auth import SECURITY_FUNCTIONS, SECURITY_MAP
-from .dispatch import DirectApp
+from .auth import PRINCIPAL_FUNCTIONS
+from .cors import LeanCORSMiddleware
+from .errors import Style, not_found
+from .plan import ApiSpec, Plugin, compile_plans
+from .request_path import RequestPath
 from .settings import SPEC_DIR, Settings, StartupError
-from .stack import middleware_stack
 from .state import MockState
 from .store import YAML_LOADER, Store, yaml_problem
-from .validation import VALIDATOR_MAP
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class ApiDoc:
     spec_file: str
     base_path: str  # the spec's server URL
     ui_path: str  # Swagger UI, relative to base_path
+    style: Style  # the house style of its errors
 
     @property
     def docs_path(self) -> str:
@@ -53,9 +67,9 @@ class ApiDoc:
 logging.getLogger("connexion.operations.openapi3").setLevel(logging.ERROR)
 
 APIS = (
-    ApiDoc("ibl", "ibl.ai data manager", "ibl-data-manager.yaml", "", "/docs/ibl"),
-    ApiDoc("virtuousai", "VirtuousAI Memory API", "virtuousai-memory.yaml", "/api/v1", "/docs"),
-    ApiDoc("admin", "memmock admin plane", "admin.yaml", "/_mock", "/docs"),
+    ApiDoc("ibl", "ibl.ai data manager", "ibl-data-manager.yaml", "", "/docs/ibl", Style.DRF),
+    ApiDoc("virtuousai", "VirtuousAI Memory API", "virtuousai-memory.yaml", "/api/v1", "/docs", Style.FASTAPI),
+    ApiDoc("admin", "memmock admin plane", "admin.yaml", "/_mock", "/docs", Style.DRF),
 )
 
 
@@ -78,27 +92,45 @@ def read_spec(path: Traversable) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=None)
-def _load_spec(path: Traversable) -> dict[str, Any]:
-    spec = read_spec(path)
-    # Wire each security scheme to its function here, so the spec files stay pure contract.
-    for name, scheme in spec.get("components", {}).get("securitySchemes", {}).items():
-        key, function = SECURITY_FUNCTIONS[name]
-        scheme[key] = function
-    return spec
+def _load_spec(path: Traversable) -> str:
+    return json.dumps(read_spec(path))
 
 
 def load_spec(name: str) -> dict[str, Any]:
     """A fresh copy of one of the mock's specs (``ibl``, ``virtuousai`` or ``admin``)."""
     api = next(a for a in APIS if a.name == name)
-    # Cached per file: the Traversable files() hands out for a package on disk is a (hashable) pathlib path.
-    return copy.deepcopy(_load_spec(SPEC_DIR / api.spec_file))  # type: ignore[arg-type]
+    # Cached per file (as JSON text: loading a copy is quicker than copying a tree); the
+    # Traversable files() hands out for a package on disk is a (hashable) pathlib path.
+    document: dict[str, Any] = json.loads(_load_spec(SPEC_DIR / api.spec_file))  # type: ignore[arg-type]
+    return document
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> AsyncApp:
+def _unrouted(*args: Any, **kwargs: Any) -> Any:
+    """What connexion's router calls for a request it places and the request path did not: none exists."""
+    raise not_found(Style.DRF)
+
+
+# connexion resolves each operation to this function: the request path serves every operation
+# itself, so connexion never calls a handler.
+UNROUTED = Resolver(function_resolver=lambda operation_id: _unrouted)
+
+
+def middlewares(settings: Settings, state: MockState, plans: Sequence[Any]) -> list[Any]:
+    """The middleware stack handed to connexion, outermost first."""
+    stack: list[Any] = [ServerErrorMiddleware]
+    if settings.cors:
+        stack.append(functools.partial(LeanCORSMiddleware, allow_origins=["*"], allow_methods=["*"],
+                                       allow_headers=["*"], expose_headers=["*"]))
+    return [*stack, ExceptionMiddleware, functools.partial(RequestPath, plans=plans, state=state),
+            SwaggerUIMiddleware, RoutingMiddleware, LifespanMiddleware, ContextMiddleware]
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, plugins: Sequence[Plugin] = ()) -> AsyncApp:
     """Build the mock: both APIs, the admin plane, state loaded from the fixtures.
 
     ``settings`` defaults to ``Settings.from_env()``; ``store`` lets a test inject one (for
-    example with a fixed clock) instead of loading ``settings.fixtures``.
+    example with a fixed clock) instead of loading ``settings.fixtures``; ``plugins`` hook into
+    every operation's plan (``plan.Plugin``), after the fault the settings name, if any.
     """
     settings = settings or Settings.from_env()
     if store is None:
@@ -106,28 +138,32 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True, max_items=settings.max_items)
                  if settings.fixtures else Store(seed=seed, keep_seed=True, max_items=settings.max_items))
     state = MockState(store=store, settings=settings)
-    app = AsyncApp(
-        __name__,
-        validator_map=VALIDATOR_MAP,
-        security_map=SECURITY_MAP,
-        validate_responses=settings.strict,
-        strict_validation=False,
-        middlewares=middleware_stack(settings, state, tuple(api.docs_path for api in APIS)),
-    )
-    # Swap in the lean inner app before any API is added (connexion builds its stack lazily).
-    app._middleware_app = app.middleware.app = DirectApp()
+    plugins = [*_fault_plugins(settings, state), *plugins]
+    documents: dict[str, dict[str, Any]] = {}
+    plans = []
     for api in APIS:
+        documents[api.name] = load_spec(api.name)
         try:
-            app.add_api(
-                load_spec(api.name),
-                name=api.name,
-                swagger_ui_options=SwaggerUIOptions(
-                    spec_path=f"{api.ui_path}/openapi.json", swagger_ui_path=api.ui_path
-                ),
-            )
+            plans += compile_plans([ApiSpec(api.name, documents[api.name], api.base_path, api.style)], state,
+                                   PRINCIPAL_FUNCTIONS, strict=settings.strict, plugins=plugins)
         except InvalidSpecification as exc:
             raise StartupError(f"spec {SPEC_DIR / api.spec_file}: not a valid OpenAPI document: "
                                f"{' '.join(exc.message.split())}") from None
+    app = AsyncApp(__name__, middlewares=middlewares(settings, state, plans))
+    for api in APIS:
+        app.add_api(documents[api.name], name=api.name, resolver=UNROUTED,
+                    swagger_ui_options=SwaggerUIOptions(spec_path=f"{api.ui_path}/openapi.json",
+                                                        swagger_ui_path=api.ui_path))
     error_handlers.install(app)
     app.state = state  # type: ignore[attr-defined]
+    app.plans = tuple(plans)  # type: ignore[attr-defined]
     return app
+
+
+def _fault_plugins(settings: Settings, state: MockState) -> list[Plugin]:
+    """The plugin of the fault the settings name (``--fault``); none for a healthy mock."""
+    if settings.fault is None:
+        return []
+    from .faults import FaultPlugin  # a leaf: only a mock started with a fault loads it
+
+    return [FaultPlugin(settings.fault, state)]

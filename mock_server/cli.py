@@ -126,7 +126,7 @@ def serve(settings: Settings) -> int:
     """Run the mock until interrupted; StartupError when it cannot start (nothing is announced before it listens)."""
     from .app import create_app
     from .listen import listen, uvicorn_server
-    from .state import serve_gc, settle_heap
+    from .heap import serve_gc, settle_heap
 
     app = create_app(settings)
     sock = listen(settings.host, settings.port)

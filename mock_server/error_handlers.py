@@ -1,8 +1,9 @@
-"""Route every failure, from connexion or from the domain, through ``errors.render``.
+"""Every failure, from connexion or from the domain, answered through ``errors.render``.
 
-connexion reports routing, security and media-type failures as its own problem exceptions;
-this module restates them as domain errors so that ``errors.render`` stays the one place that
-knows each API's house style.
+The request path (``request_path.py``) answers the errors of routed requests with ``error_reply``;
+connexion's exception middleware answers the rest (unknown paths, Swagger UI) through the
+handlers ``install`` registers. connexion's own problems are restated as domain errors here, so
+``errors.render`` stays the one place that knows each API's house style.
 """
 
 from __future__ import annotations
@@ -20,81 +21,80 @@ from connexion.exceptions import (
 )
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from .errors import (
     InvalidRequest,
     MethodNotAllowed,
     MockError,
     NotAuthenticated,
-    NotFound,
     PermissionDenied,
     Problem,
-    Style,
     UnsupportedMediaType,
     headers_for,
+    not_found,
     render,
 )
+from .headers import first_header
 from .validation import style_of
 from .wire import dumps
 
 logger = logging.getLogger("memmock")
 
-
-def _respond(status: int, body: object, headers: dict[str, str] | None = None) -> ConnexionResponse:
-    return ConnexionResponse(status_code=status, body=dumps(body), mimetype="application/json",
-                             content_type="application/json", headers=headers or {})
+Reply = tuple[int, object, dict[str, str]]  # status, JSON body, headers
 
 
-def _send(request: ConnexionRequest, error: MockError, headers: dict[str, str] | None = None) -> ConnexionResponse:
-    status, body = render(error, style_of(request.scope))
-    return _respond(status, body, {**headers_for(error), **(headers or {})})
-
-
-def on_mock_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """A domain error, raised by a model, a validator or the auth layer."""
-    assert isinstance(exc, MockError)
-    return _send(request, exc)
-
-
-def _not_found(request: ConnexionRequest) -> NotFound:
-    return NotFound("Not Found") if style_of(request.scope) is Style.FASTAPI else NotFound()
-
-
-def on_problem(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """connexion's own problems, restated in the API's style."""
-    assert isinstance(exc, ProblemException)
+def error_reply(exc: Exception, scope: Scope) -> Reply | None:
+    """The answer to ``exc`` in the request's API style; None for an exception no handler knows (a 500)."""
+    if isinstance(exc, MockError):
+        status, body = render(exc, style_of(scope))
+        return status, body, headers_for(exc)
     if isinstance(exc, NonConformingResponse):
         # The mock broke its own contract: say so loudly (strict mode and tests only).
         logger.error("response does not conform to the spec: %s", exc.detail)
-        return _respond(500, {"detail": "memmock response does not conform to the spec", "reason": exc.detail})
+        return 500, {"detail": "memmock response does not conform to the spec", "reason": exc.detail}, {}
+    if isinstance(exc, ProblemException):
+        error = _problem_as_error(exc, scope)
+        return error_reply(error, scope) if error is not None else (exc.status, {"detail": str(exc.detail or exc.title)}, {})
+    if isinstance(exc, HTTPException):
+        # Starlette's routing answers: unknown paths (and methods it finds itself).
+        if exc.status_code == 404:
+            return error_reply(not_found(style_of(scope)), scope)
+        if exc.status_code == 405:
+            status, body, headers = error_reply(MethodNotAllowed(scope["method"]), scope)  # type: ignore[misc]
+            return status, body, {**headers, **dict(exc.headers or {})}
+        return exc.status_code, {"detail": exc.detail}, {}
+    return None
+
+
+def _problem_as_error(exc: ProblemException, scope: Scope) -> MockError | None:
+    """connexion's own problems, as the domain error each one is."""
     if isinstance(exc, (OAuthProblem, OAuthResponseProblem)):
-        return _send(request, NotAuthenticated("missing"))
+        return NotAuthenticated("missing")
     if isinstance(exc, OAuthScopeProblem):
-        return _send(request, PermissionDenied())
+        return PermissionDenied()
     if isinstance(exc, UnsupportedMediaTypeProblem):
-        media_type = (request.headers.get("content-type") or "").split(";")[0].strip()
-        return _send(request, UnsupportedMediaType(media_type))
+        raw = first_header(scope["headers"], b"content-type", any_case=True) or b""
+        return UnsupportedMediaType(raw.decode("latin-1").split(";")[0].strip())
     if exc.status == 404:
-        return _send(request, _not_found(request))
+        return not_found(style_of(scope))
     if exc.status == 405:
-        return _send(request, MethodNotAllowed(request.method))
+        return MethodNotAllowed(scope["method"])
     if exc.status == 400:
-        return _send(request, InvalidRequest([Problem("body", (), "custom", None, {"message": str(exc.detail)})]))
-    return _respond(exc.status, {"detail": str(exc.detail or exc.title)})
+        return InvalidRequest([Problem("body", (), "custom", None, {"message": str(exc.detail)})])
+    return None
 
 
-def on_http_exception(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """Starlette's routing answers: unknown paths and methods."""
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 404:
-        return _send(request, _not_found(request))
-    if exc.status_code == 405:
-        return _send(request, MethodNotAllowed(request.method), headers=dict(exc.headers or {}))
-    return _respond(exc.status_code, {"detail": exc.detail})
+def _respond(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    reply = error_reply(exc, request.scope)
+    if reply is None:
+        raise exc
+    status, body, headers = reply
+    return ConnexionResponse(status_code=status, body=dumps(body), mimetype="application/json",
+                             content_type="application/json", headers=headers)
 
 
 def install(app: AsyncApp) -> None:
     """Register the handlers on a connexion app."""
-    app.add_error_handler(MockError, on_mock_error)
-    app.add_error_handler(ProblemException, on_problem)
-    app.add_error_handler(HTTPException, on_http_exception)
+    for kind in (MockError, ProblemException, HTTPException):
+        app.add_error_handler(kind, _respond)

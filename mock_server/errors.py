@@ -283,6 +283,11 @@ def headers_for(error: MockError) -> dict[str, str]:
     return {}
 
 
+def not_found(style: Style) -> NotFound:
+    """The 404 for a path no operation has: Django's "Not found.", Starlette's "Not Found"."""
+    return NotFound("Not Found") if style is Style.FASTAPI else NotFound()
+
+
 def render(error: MockError, style: Style) -> tuple[int, dict[str, Any]]:
     """Turn a domain error into ``(status, body)`` in the API's own style."""
     drf = style is Style.DRF

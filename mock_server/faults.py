@@ -4,10 +4,11 @@ Each fault is a bug a real backend could ship (a wrong status, a missing field, 
 leak across users...). They exist to prove that a conformance harness catches what it claims to
 catch: run the harness against the mock with each fault and every run must fail.
 
-One ASGI middleware (``FaultMiddleware``) applies the chosen fault. It sits after routing (so the
-operation id is known) and before security, outside response validation (so a mutated response
-is not stopped by ``--strict``). It touches only the operations its fault targets; the healthy
-mock does not install it at all. Faults are deterministic: no randomness, no timing.
+One plugin (``FaultPlugin``, see ``plan.Plugin``) applies the chosen fault. It wraps the whole run
+of the operations its fault targets (so it sees the request before security, and the reply after
+strict response validation: a mutated reply is not stopped by ``--strict``) and their
+authentication (so it can change the principal); the healthy mock does not load it at all.
+Faults are deterministic: no randomness, no timing.
 
 How a fault acts, from the most to the least common:
 
@@ -15,7 +16,7 @@ How a fault acts, from the most to the least common:
 - rewrite the request before security (a credential, a body, a query parameter);
 - answer itself without calling the handler (``delete-noop``);
 - change which principal security hands to the handler (``user-leak``, ``org-leak``), through
-  the connexion context dict the security layer fills in;
+  the plugin's authentication hook;
 - use a generic hook the domain offers (``AnalyticsBackend.average``) or read/write the store
   through the backends' public methods.
 """
@@ -32,28 +33,28 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
-from connexion.lifecycle import ConnexionRequest
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api._call import Call
-from .auth import ibl_api_key, vai_api_key, vai_bearer
 from .clock import parse_date, parse_datetime
 from .errors import InvalidPage, InvalidRequest, MockError, NotFound
 from .headers import first_header
 from .models.analytics import MAX_BUCKETS, AnalyticsBackend
 from .models.common import DocReader, norm_uuid
+from .plan import Authenticate, OperationPlan
 from .models.pagination import MAX_PAGE_SIZE, Page, order_items, paginate, parse_ordering, parse_page_size
 from .state import IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
-from .validation import SCOPE_KEY, request_data
+from .validation import SCOPE_KEY, replay, request_data
 from .wire import dumps
 
-__all__ = ["FAULTS", "Fault", "FaultMiddleware", "Exchange", "Reply", "fault_names", "unknown_fault_message"]
+__all__ = ["FAULTS", "Fault", "FaultPlugin", "Exchange", "Reply", "fault_names", "unknown_fault_message"]
 
-ROUTING_KEY = "connexion_routing"
-CONTEXT_KEY = "connexion_context"
+# What a fault leaves on the scope for its authentication hook, and what that hook saw.
+SWAP_KEY = "memmock.fault.swap"  # principal → the principal the handler gets
+PRINCIPAL_KEY = "memmock.fault.principal"
 VAI_MODULE = "mock_server.api.vai_memory"
 ADMIN_MODULE = "mock_server.api.admin"
 
@@ -112,8 +113,13 @@ class Exchange:
     receive: Receive
     send: Send
     state: MockState
-    operation_id: str  # the full dotted name
+    plan: OperationPlan
     memo: dict[str, Any]  # the fault's own memory, kept for the life of the app
+
+    @property
+    def operation_id(self) -> str:
+        """The full dotted operation id (``module.function``)."""
+        return self.plan.operation_id
 
     @property
     def operation(self) -> str:
@@ -145,13 +151,13 @@ class Exchange:
 
     def subscope(self, **changes: Any) -> Scope:
         """A copy of the scope that the layers below can fill in afresh (validation, security)."""
-        extensions = {k: v for k, v in self.scope.get("extensions", {}).items() if k not in (SCOPE_KEY, CONTEXT_KEY)}
+        extensions = {k: v for k, v in self.scope.get("extensions", {}).items()
+                      if k not in (SCOPE_KEY, SWAP_KEY, PRINCIPAL_KEY)}
         return {**self.scope, "extensions": extensions, **changes}
 
     def principal(self, scope: Scope | None = None) -> Any:
         """The principal security found, once the request has been forwarded."""
-        context = (scope or self.scope).get("extensions", {}).get(CONTEXT_KEY) or {}
-        return (context.get("token_info") or {}).get("principal")
+        return (scope or self.scope).get("extensions", {}).get(PRINCIPAL_KEY)
 
     async def forward(self, scope: Scope | None = None, receive: Receive | None = None) -> Reply:
         """Run the rest of the stack and buffer its response."""
@@ -191,52 +197,55 @@ class Fault:
         return self.action is not None and (self.operations is None or operation in self.operations)
 
 
-class _PrincipalSwap(dict):  # type: ignore[type-arg]
-    """A connexion context dict that lets a fault replace the principal security stores in it.
-
-    connexion's security layer calls ``request.context.update({"user": ..., "token_info": ...})``
-    on ``scope["extensions"]["connexion_context"]``; pre-seeding the scope with this dict is the one
-    place a middleware in front of security can see and change the principal.
-    """
-
-    def __init__(self, swap: Callable[[Any], Any]) -> None:
-        super().__init__()
-        self._swap = swap
-
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        """Store the context, with the principal swapped."""
-        values = dict(*args, **kwargs)
-        info = values.get("token_info")
-        if isinstance(info, dict) and "principal" in info:
-            values["token_info"] = {**info, "principal": self._swap(info["principal"])}
-        super().update(values)
+def swap_principal(scope: Scope, swap: Callable[[Any], Any]) -> None:
+    """Have the handler of this request get ``swap(principal)`` instead of the principal security found."""
+    scope.setdefault("extensions", {})[SWAP_KEY] = swap
 
 
-class FaultMiddleware:
-    """Applies one fault from ``FAULTS`` to the operations it targets; others pass untouched."""
+class FaultPlugin:
+    """Applies one fault from ``FAULTS`` to the operations it targets; others run untouched."""
 
-    def __init__(self, app: ASGIApp, state: MockState, fault_name: str) -> None:
+    def __init__(self, fault_name: str, state: MockState) -> None:
         if fault_name not in FAULTS:
             raise ValueError(unknown_fault_message(fault_name))
-        self.app = app
         self.state = state
         self.fault = FAULTS[fault_name]
         self.memo: dict[str, Any] = {}
         if self.fault.setup is not None:
             self.fault.setup(state, self.memo)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation_id = None
-        if scope["type"] == "http":
-            operation_id = scope.get("extensions", {}).get(ROUTING_KEY, {}).get("operation_id")
-        if not operation_id or not self.fault.targets(operation_id.rpartition(".")[2]):
-            await self.app(scope, receive, send)
-            return
-        exchange = Exchange(self.app, scope, receive, send, self.state, operation_id, self.memo)
-        assert self.fault.action is not None
-        reply = await self.fault.action(exchange)
-        if reply is not None:
-            await reply.send(send)
+    def _targets(self, plan: OperationPlan) -> bool:
+        return self.fault.targets(plan.operation_id.rpartition(".")[2])
+
+    def around(self, plan: OperationPlan, app: ASGIApp) -> ASGIApp:
+        """The fault's action in front of a targeted operation's run."""
+        if not self._targets(plan):
+            return app
+        action = self.fault.action
+        assert action is not None
+
+        async def faulty(scope: Scope, receive: Receive, send: Send) -> None:
+            reply = await action(Exchange(app, scope, receive, send, self.state, plan, self.memo))
+            if reply is not None:
+                await reply.send(send)
+
+        return faulty
+
+    def authenticate(self, plan: OperationPlan, authenticate: Authenticate) -> Authenticate:
+        """A targeted operation's authentication, with the principal the fault's action asked for."""
+        if not self._targets(plan):
+            return authenticate
+
+        def faulty(scope: Scope) -> Any:
+            principal = authenticate(scope)
+            extensions = scope.setdefault("extensions", {})
+            swap = extensions.get(SWAP_KEY)
+            if swap is not None:
+                principal = swap(principal)
+            extensions[PRINCIPAL_KEY] = principal
+            return principal
+
+        return faulty
 
 
 def fault_names() -> list[str]:
@@ -313,21 +322,12 @@ def _with_body(scope: Scope, body: bytes) -> tuple[Scope, Receive]:
 
 
 def _caller(ex: Exchange) -> Any:
-    """The principal the request's credential names, checked by the mock's own auth functions.
+    """The principal the request's credential names, as the operation's own security finds it.
 
     For faults that answer without calling the handler: they must still honour authentication.
     """
-    headers = Headers(scope=ex.scope)
-    request = ConnexionRequest(ex.scope)
     try:
-        if ex.is_vai:
-            scheme, _, token = (headers.get("authorization") or "").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return vai_bearer(token, request)["principal"]
-            key = headers.get("x-api-key") or Request(ex.scope).cookies.get("vai_token")
-            return vai_api_key(key, request)["principal"] if key else None
-        credential = headers.get("authorization")
-        return ibl_api_key(credential, request)["principal"] if credential else None
+        return ex.plan.authenticate(ex.scope)
     except MockError:
         return None
 
@@ -356,18 +356,13 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
+
+
 def _replay(body: bytes) -> Receive:
     """A receive callable that yields ``body`` once, then reports a disconnect."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
-
-    return receive
+    return replay(body, _disconnected)
 
 
 Match = Callable[[dict[str, Any]], bool]
@@ -768,7 +763,7 @@ async def _reach_as(ex: Exchange, principal: IblPrincipal, name: str, own: str) 
         return found
 
     params[name] = own
-    ex.scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(swap)
+    swap_principal(ex.scope, swap)
     try:
         await ex.pass_through()
     finally:
@@ -803,7 +798,7 @@ async def _org_leak(ex: Exchange) -> None:
                      None)
         return VaiPrincipal(owner, principal.name) if owner else principal
 
-    ex.scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(swap)
+    swap_principal(ex.scope, swap)
     await ex.pass_through()
 
 
@@ -948,7 +943,7 @@ async def _admin_check_skipped(ex: Exchange) -> None:
         await ex.pass_through()
         return
     scope = _set_header(ex.scope, "authorization", f"Api-Token {admin}")
-    scope.setdefault("extensions", {})[CONTEXT_KEY] = _PrincipalSwap(lambda _: principal)
+    swap_principal(scope, lambda _: principal)
     await ex.pass_through(scope)
 
 

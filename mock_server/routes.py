@@ -1,35 +1,35 @@
 """The operation for a request's method and path, found segment by segment.
 
-connexion routes through Starlette, which tries one regex per route, mount by mount, on every
-request: a third of the cost of a request whose path carries an id (``DELETE
-/api/v1/memory/<id>``). ``RouteTable`` is built from those same Starlette routes and gives the
-same answer (the first route, in Starlette's order, that matches path and method) by walking a
-tree of path segments. Anything it is not sure of (no full match, so a 404, 405 or slash
-redirect) it leaves to Starlette.
+``RouteTable`` is built from the operations' plans (each spec's path templates and base path) and
+gives Starlette's answer, the one connexion's router would give: the first route, in the
+spec's order, that matches path and method, under the first base path (longest first) that
+matches. It walks a tree of path segments instead of trying one regex per route; a request it
+cannot place (a 404, or a slash redirect) goes on to connexion's router.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from starlette.convertors import Convertor, IntegerConvertor
-from starlette.routing import Mount, Route, Router
+from connexion.frameworks.starlette import PATH_PARAMETER_CONVERTERS, FloatConverter
+from starlette.convertors import Convertor, IntegerConvertor, PathConvertor, StringConvertor
 
 from .memo import Memo
 
+if TYPE_CHECKING:
+    from .plan import OperationPlan
+
 
 class Routed(NamedTuple):
-    """Where a request goes: the API's base path, the operation id and the typed path parameters."""
+    """Where a request goes: the operation's plan and the typed path parameters."""
 
-    # A tuple of strings and a dict of strings and ints: the collector stops tracking such
-    # objects after one pass, so thousands of remembered paths (one per deleted id) cost the
-    # garbage collector next to nothing.
-    base_path: str
-    operation_id: str
+    # A tuple and a dict of strings and ints: the collector stops tracking such objects after
+    # one pass, so thousands of remembered paths (one per deleted id) cost it next to nothing.
+    plan: OperationPlan
     path_params: dict[str, Any]
 
 
@@ -37,7 +37,7 @@ class Routed(NamedTuple):
 class _Endpoint:
     order: int
     methods: frozenset[str]
-    operation_id: str
+    plan: OperationPlan
     convertors: dict[str, Convertor[Any]]
 
 
@@ -57,52 +57,51 @@ class PathInteger(IntegerConvertor):
     regex = f"[0-9]{{1,{sys.get_int_max_str_digits() or ''}}}"
 
 
-_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_]+)?\}$")
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_-]*)\}$")
+# The convertor of a path parameter, by the name connexion gives its schema's type
+# (``PATH_PARAMETER_CONVERTERS``: integer → int, number → float, a string of format path → path).
+_CONVERTORS: dict[str, Convertor[Any]] = {"int": PathInteger(), "float": FloatConverter(), "path": PathConvertor()}
+_STRING = StringConvertor()
 
 
 class _MountTree:
-    """The routes of one mount as a tree of segments; None from ``build`` when a route does not fit."""
+    """The routes under one base path as a tree of segments."""
 
-    def __init__(self, root: _Node, mount_path: str) -> None:
-        self.root = root
-        self.mount_path = mount_path
+    def __init__(self, base_path: str, plans: Sequence[OperationPlan]) -> None:
+        self.root = _Node()
+        self.base_path = base_path
+        for order, plan in enumerate(plans):
+            self._add(order, plan)
 
-    @classmethod
-    def build(cls, mount: Mount) -> _MountTree | None:
-        root = _Node()
-        router = mount.app
-        if not isinstance(router, Router):
-            return None
-        for order, route in enumerate(router.routes):
-            operation_id = getattr(getattr(route, "app", None), "operation_id", None)
-            if not isinstance(route, Route) or not route.methods or not operation_id:
-                return None
-            node = root
-            for segment in route.path.split("/"):
-                match = _PARAM.match(segment)
-                if match is None:
-                    if "{" in segment:  # a parameter inside a segment: not for this tree
-                        return None
-                    node = node.literals.setdefault(segment, _Node())
-                    continue
-                name = match.group(1)
-                convertor = route.param_convertors[name]
-                for existing_name, _, existing_convertor, child in node.params:
-                    if existing_name == name and existing_convertor is convertor:
-                        node = child
-                        break
-                else:
-                    pattern = re.compile(f"(?:{convertor.regex})")
-                    if pattern.fullmatch("a/b"):  # a parameter that spans segments (``path``)
-                        return None
-                    child = _Node()
-                    node.params.append((name, pattern, convertor, child))
+    def _add(self, order: int, plan: OperationPlan) -> None:
+        types = plan.operation.get_path_parameter_types()
+        convertors: dict[str, Convertor[Any]] = {}
+        node = self.root
+        for segment in plan.path.split("/"):
+            match = _PARAM.match(segment)
+            if match is None:
+                if "{" in segment:
+                    raise ValueError(f"{plan.path}: a parameter must be a whole path segment")
+                node = node.literals.setdefault(segment, _Node())
+                continue
+            name = match.group(1)
+            convertor = convertors[name] = _CONVERTORS.get(PATH_PARAMETER_CONVERTERS.get(types.get(name), ""), _STRING)
+            if convertor is _CONVERTORS["path"]:
+                raise ValueError(f"{plan.path}: a parameter may not span segments")
+            for existing_name, _, existing_convertor, child in node.params:
+                if existing_name == name and existing_convertor is convertor:
                     node = child
-            node.endpoints.append(_Endpoint(order, frozenset(route.methods), operation_id, route.param_convertors))
-        return cls(root, mount.path)
+                    break
+            else:
+                child = _Node()
+                node.params.append((name, re.compile(f"(?:{convertor.regex})"), convertor, child))
+                node = child
+        # Starlette answers HEAD wherever GET is routed.
+        methods = {plan.method, "HEAD"} if plan.method == "GET" else {plan.method}
+        node.endpoints.append(_Endpoint(order, frozenset(methods), plan, convertors))
 
-    def find(self, method: str, inner_path: str) -> tuple[str, dict[str, Any]] | None:
-        """The first route (in Starlette's order) matching path and method: (operation id, params)."""
+    def find(self, method: str, inner_path: str) -> Routed | None:
+        """The first route (in the spec's order) matching path and method."""
         best: tuple[_Endpoint, tuple[tuple[str, str], ...]] | None = None
         for endpoint, raw in self._matches(inner_path):
             if method in endpoint.methods and (best is None or endpoint.order < best[0].order):
@@ -111,7 +110,7 @@ class _MountTree:
             return None
         endpoint, raw = best
         convertors = endpoint.convertors
-        return endpoint.operation_id, {name: convertors[name].convert(value) for name, value in raw}
+        return Routed(endpoint.plan, {name: convertors[name].convert(value) for name, value in raw})
 
     def methods(self, inner_path: str) -> frozenset[str]:
         """The methods of the path's most specific template (empty: no route has the path).
@@ -152,7 +151,7 @@ ALLOW_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 class RouteTable:
-    """Starlette's routing decision for the mounts of connexion's router, without the regex scan.
+    """The routing decision for every operation's plan, without a regex scan.
 
     A mock is hit with the same few paths again and again, so the latest decisions are also kept
     by exact method and path (up to ``RECENT_PATHS`` or ``RECENT_BYTES``, then forgotten all at
@@ -160,24 +159,24 @@ class RouteTable:
     after another, and a flood of long paths holds little).
     """
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, plans: Sequence[OperationPlan]) -> None:
         self._recent: Memo[tuple[str, str], Routed | None] = Memo(
             RECENT_PATHS, RECENT_BYTES, lambda key, _: 2 * len(key[1]) + 400)
-        self._mounts: list[tuple[Mount, _MountTree | None]] = [
-            (route, _MountTree.build(route)) if isinstance(route, Mount) else (route, None)  # type: ignore[misc]
-            for route in router.routes
-        ]
+        bases = sorted({plan.base_path for plan in plans}, key=len, reverse=True)
+        # Starlette mounts each base path as "<base>/{path:path}": the rest of the path starts with "/".
+        self._mounts = [(re.compile(f"^{re.escape(base)}/(?P<path>.*)$"),
+                         _MountTree(base, [plan for plan in plans if plan.base_path == base])) for base in bases]
 
     def find(self, method: str, path: str) -> Routed | None:
-        """The operation Starlette would pick for a full match; None when only Starlette can tell."""
+        """The operation a request goes to; None when no operation has its path and method."""
         key = (method, path)
         routed = self._recent.get(key, _UNKNOWN)
         if routed is _UNKNOWN:
             routed = self._recent.put(key, self._find(method, path))
-        return routed  # type: ignore[return-value]
+        return routed  # type: ignore[no-any-return]
 
     def allowed(self, path: str) -> tuple[str, ...]:
-        """The methods the path's routes take, in Django's order (empty: only Starlette can tell)."""
+        """The methods the path's routes take, in Django's order (empty: no route has the path)."""
         placed = self._mount_of(path)
         if placed is None:
             return ()
@@ -187,24 +186,13 @@ class RouteTable:
 
     def _find(self, method: str, path: str) -> Routed | None:
         placed = self._mount_of(path)
-        if placed is None:
-            return None
-        tree, inner = placed
-        found = tree.find(method, inner)
-        if found is None:
-            return None
-        return Routed(tree.mount_path, found[0], found[1])
+        return None if placed is None else placed[0].find(method, placed[1])
 
     def _mount_of(self, path: str) -> tuple[_MountTree, str] | None:
-        """The tree of the mount Starlette hands the path to, and the rest of the path."""
-        for mount, tree in self._mounts:
-            if not isinstance(mount, Mount):
-                return None
-            match = mount.path_regex.match(path)
-            if match is None:
-                continue
-            # Starlette hands the rest of the path to the first mount that matches, and to no other.
-            if tree is None:
-                return None
-            return tree, "/" + match.group("path")
+        """The tree of the base path that takes the request, and the rest of the path."""
+        for pattern, tree in self._mounts:
+            match = pattern.match(path)
+            if match is not None:
+                # Starlette hands the rest of the path to the first mount that matches, and to no other.
+                return tree, "/" + match.group("path")
         return None

@@ -1,11 +1,10 @@
 """Request validation from the spec, collecting every problem in the API's own terms.
 
-connexion's stock validators stop at the first error and speak problem+json. These drop-in
-replacements (registered through connexion's ``validator_map``) check parameters and bodies
-against the same spec schemas, report every bad field as an ``errors.Problem``, parse forms
-with Django REST Framework's boolean rules, and leave the coerced values on the request
-(``RequestData``) so handlers never parse anything twice. Compiled validators are cached
-per schema object, so no request rebuilds them.
+The validators check parameters and bodies against the spec's schemas (compiled once per schema
+object, so no request rebuilds them), report every bad field as an ``errors.Problem`` rather
+than stopping at the first, parse forms with Django REST Framework's boolean rules, and leave the
+coerced values on the request (``RequestData``) so handlers never parse anything twice. Each
+operation's plan (``plan.py``) builds its validators once, at startup.
 """
 
 from __future__ import annotations
@@ -25,16 +24,15 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import FormParser, MultiPartParser
 from starlette.requests import ClientDisconnect
-from starlette.types import Receive, Scope
+from starlette.types import Message, Receive, Scope
 
 from connexion.datastructures import MediaTypeDict
 from connexion.json_schema import Draft4RequestValidator
-from connexion.validators import AbstractRequestBodyValidator
 
 from .errors import InvalidRequest, MalformedJSON, Problem, Style
 from .memo import Memo
 from .models.common import CANONICAL_UUID
-from .state import gc_paused
+from .heap import gc_paused
 from .wire import codec_name, has_lone_surrogate, loads, loads_in_pieces
 
 SCOPE_KEY = "memmock"
@@ -304,11 +302,9 @@ _NON_VALIDATING = {"type", "description", "example", "examples", "title"}
 
 
 class ParameterValidator:
-    """Drop-in for connexion's: validates path, query and header parameters in one pass."""
+    """Validates an operation's path, query and header parameters in one pass."""
 
-    def __init__(self, parameters: list[dict[str, Any]], uri_parser: Any = None,
-                 strict_validation: bool = False, security_query_params: Any = None) -> None:
-        # connexion's signature; the URI parser and strictness are not used (see module docstring).
+    def __init__(self, parameters: list[dict[str, Any]]) -> None:
         self.parameters = parameters
         self._has_headers = any(p["in"] == "header" for p in parameters)
         # What each parameter needs, read from the spec once: (in, name, schema, required, lenient,
@@ -388,8 +384,14 @@ def _parsed_query(raw: bytes) -> tuple[tuple[str, str], ...]:
 # --- bodies ------------------------------------------------------------------------------
 
 
-class _BodyValidator(AbstractRequestBodyValidator):
+class BodyValidator:
     """Shared body flow: read, parse, validate, and stash the result for the handler."""
+
+    def __init__(self, schema: dict[str, Any], *, required: bool, nullable: bool, encoding: str) -> None:
+        self.schema = schema
+        self.required = required
+        self.nullable = nullable
+        self.encoding = encoding
 
     async def _read(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -403,52 +405,49 @@ class _BodyValidator(AbstractRequestBodyValidator):
             more = message.get("more_body", False)
         return b"".join(chunks)
 
-    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+    async def wrap_receive(self, receive: Receive, scope: Scope) -> Receive:
         """Validate the body and keep it; replay the original bytes downstream, as one message."""
         raw = await self._read(receive)
-        # One message, not the server's chunks: a 100 MB state import arrives as hundreds of
-        # chunks that would otherwise live (and pin heap pages) until the response is sent.
-        messages = [{"type": "http.request", "body": raw, "more_body": False}]
         data = request_data(scope)
         data.raw = raw
         sent = bool(raw.strip())
         body = await self._parse_bytes(raw, scope) if sent else None
-        if sent and body is None and not self._nullable:
+        if sent and body is None and not self.nullable:
             # A JSON null is a body, not a missing one: DRF says "No data provided", FastAPI "missing".
             if style_of(scope) is Style.FASTAPI:
                 raise InvalidRequest([Problem("body", (), "required", None)])
             raise InvalidRequest([Problem("body", (), "custom", None, {"message": "No data provided"})])
         if body is None:
-            if style_of(scope) is Style.FASTAPI and self._required:
+            if style_of(scope) is Style.FASTAPI and self.required:
                 raise InvalidRequest([Problem("body", (), "required", None)])
             # DRF reads a missing body as an empty form: required fields then say so.
-            body = {} if self._schema.get("type") == "object" else None
-        if body is not None or not self._nullable:
-            problems = schema_problems(self._schema, body, "body", style=style_of(scope))
+            body = {} if self.schema.get("type") == "object" else None
+        if body is not None or not self.nullable:
+            problems = schema_problems(self.schema, body, "body", style=style_of(scope))
             if problems:
                 raise InvalidRequest(problems)
         data.body, data.has_body = body, sent
-        return self._insert_messages(receive, messages=iter(messages)), scope
+        return replay(raw, receive)
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
         raise NotImplementedError
 
 
-class JSONBodyValidator(_BodyValidator):
+class JSONBodyValidator(BodyValidator):
     """JSON bodies: malformed JSON gets the API's parse error."""
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
         if len(raw) > BIG_BODY:  # a state import, say: parsed beside the loop, which keeps answering
-            return await asyncio.to_thread(_parse_big, raw, self._encoding)
-        return loads(raw, self._encoding)
+            return await asyncio.to_thread(_parse_big, raw, self.encoding)
+        return loads(raw, self.encoding)
 
 
 def _parse_big(raw: bytes, encoding: str) -> Any:
-    with gc_paused():  # see state.gc_paused
+    with gc_paused():  # see heap.gc_paused
         return loads_in_pieces(raw, encoding)
 
 
-class FormBodyValidator(_BodyValidator):
+class FormBodyValidator(BodyValidator):
     """URL-encoded and multipart forms, typed by the schema with DRF's rules."""
 
     async def _parse_bytes(self, raw: bytes, scope: Scope) -> Any:
@@ -472,7 +471,7 @@ class FormBodyValidator(_BodyValidator):
         except Exception as exc:  # starlette raises several types for broken forms
             raise InvalidRequest([Problem("body", (), "custom", None,
                                           {"message": f"Malformed form data: {exc}"})]) from None
-        properties = self._schema.get("properties", {})
+        properties = self.schema.get("properties", {})
         body: dict[str, Any] = {}
         for key in form.keys():
             values = [v.filename if isinstance(v, UploadFile) else v for v in form.getlist(key)]
@@ -502,11 +501,27 @@ def _lone_surrogate_in(key: str, value: Any) -> bool:
     return has_lone_surrogate(key) or any(isinstance(v, str) and has_lone_surrogate(v) for v in values)
 
 
-VALIDATOR_MAP: dict[str, Any] = {
-    "parameter": ParameterValidator,
-    "body": MediaTypeDict({
-        "*/*json": JSONBodyValidator,
-        "application/x-www-form-urlencoded": FormBodyValidator,
-        "multipart/form-data": FormBodyValidator,
-    }),
-}
+# The validator for each kind of body, by media type (ranges allowed, as in a spec's ``content``).
+BODY_VALIDATORS: MediaTypeDict = MediaTypeDict({
+    "*/*json": JSONBodyValidator,
+    "application/x-www-form-urlencoded": FormBodyValidator,
+    "multipart/form-data": FormBodyValidator,
+})
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands on ``body`` as one message, then what ``receive`` says (a disconnect).
+
+    One message, not the server's chunks: a 100 MB state import arrives as hundreds of chunks that
+    would otherwise live (and pin heap pages) until the response is sent.
+    """
+    sent = False
+
+    async def receive_() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_

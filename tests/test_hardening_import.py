@@ -81,7 +81,7 @@ def test_an_import_and_a_reset_keep_the_mock_answering(mock: Served) -> None:
 
 
 def test_dismantle_lets_go_of_everything_but_empties_only_what_nothing_else_holds() -> None:
-    from mock_server.state import dismantle
+    from mock_server.heap import dismantle
 
     shared = list(range(1_000))
     pile = [shared, {"mine": [list(range(1_000)) for _ in range(3)], "shared": shared}, list(range(2_000))]
@@ -92,7 +92,7 @@ def test_dismantle_lets_go_of_everything_but_empties_only_what_nothing_else_hold
 def test_gc_pauses_nest_and_freeze_what_was_made() -> None:
     import gc
 
-    from mock_server.state import gc_paused
+    from mock_server.heap import gc_paused
 
     assert gc.isenabled()
     with gc_paused():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from mock_server.state import GC_THRESHOLDS, _refreeze, serve_gc
+from mock_server.heap import GC_THRESHOLDS, _refreeze, serve_gc
 
 
 def test_serve_gc_sets_thresholds_once_and_freezes_after_full_collections_only() -> None:

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from ..dispatch import CURRENT_SCOPE
 from ..headers import first_header
 from ..models.pagination import Page
-from ..state import MockState, VaiPrincipal, state_of
+from ..plan import CURRENT_CALL
+from ..state import MockState, VaiPrincipal
 from ..store import Store
-from ..validation import RequestData, request_data
+from ..validation import RequestData
 from ..wire import dumps
 
 
@@ -81,11 +81,8 @@ class Call:
 
 
 def current() -> Call:
-    """The ``Call`` for the request being handled."""
-    scope = CURRENT_SCOPE.get()
-    # connexion's security leaves the principal in its context dict on the scope.
-    token_info = scope["extensions"].get("connexion_context", {}).get("token_info") or {}
-    return Call(scope=scope, state=state_of(scope), data=request_data(scope), principal=token_info.get("principal"))
+    """The ``Call`` for the request being handled (the plan leaves scope, state, data and principal)."""
+    return Call(*CURRENT_CALL.get())
 
 
 class _Reply(Response):

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from .. import __version__
 from ..app import APIS
 from ..errors import InvalidRequest, Style, render
-from ..state import dismantle, gc_paused, settle_replaced_state
+from ..heap import dismantle, gc_paused, settle_replaced_state
 from ..store import Staged, Store
 from ._call import current, json, no_content
 

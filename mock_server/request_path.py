@@ -1,0 +1,109 @@
+"""The request path: every HTTP request, routed to its operation's plan, with one exception boundary.
+
+connexion hands each request to this middleware first (after its server-error and exception
+layers, and CORS). It attaches the state, refuses what no operation should see (a control
+character in the path, an admin request a web page could send, a body past the limit), finds
+the operation (``routes.py``) and runs its plan (``plan.py``). Every error a routed request
+raises before its reply starts is answered here, through ``error_handlers.error_reply`` and so
+``errors.render``. A request no operation takes goes on to connexion: Swagger UI, and the 404s
+and slash redirects of its router.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .admin_guard import ADMIN_PREFIX, AdminLocks, is_admin_path
+from .error_handlers import error_reply
+from .errors import MethodNotAllowed, PayloadTooLarge, not_found
+from .headers import first_header
+from .plan import OperationPlan
+from .routes import RouteTable
+from .state import OPERATION_KEY, STATE_KEY, MockState
+from .validation import style_of
+from .wire import dumps
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class RequestPath:
+    """The connexion middleware that serves every operation of the specs from its plan."""
+
+    def __init__(self, app: ASGIApp, *, plans: Sequence[OperationPlan], state: MockState) -> None:
+        self.app = app
+        self.state = state
+        self.table = RouteTable(plans)
+        self.limit = state.settings.body_limit
+        self.locks = AdminLocks(state.settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, sender)
+        except Exception as exc:
+            reply = None if started else error_reply(exc, scope)
+            if reply is None:  # too late for an error response, or no error of ours: the server error layer decides
+                raise
+            status, body, headers = reply
+            content = dumps(body)
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json"),
+                *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())]})
+            await send({"type": "http.response.body", "body": content, "more_body": False})
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("extensions", {})[STATE_KEY] = self.state
+        path = scope["path"]
+        if not (path.isascii() and path.isprintable()) and _CONTROL.search(path):
+            # No route has a control character; Starlette's regexes disagree about a trailing
+            # newline and would redirect between "x\n" and "x\n/" for ever.
+            raise not_found(style_of(scope))
+        if path.startswith(ADMIN_PREFIX) and is_admin_path(path):
+            self.locks.check(scope)  # before Swagger UI and routing: the admin docs are locked too
+        length = first_header(scope["headers"], b"content-length")
+        if length is not None and length.isdigit():
+            if int(length) > self.limit:
+                raise PayloadTooLarge(self.limit)
+            # The server delivers no more than a declared length (HTTP framing; with
+            # Transfer-Encoding too, the servers' parsers refuse the request): nothing to count.
+        else:
+            receive = self._limited(receive)
+        routed = self.table.find(scope["method"], path)
+        if routed is None:
+            allowed = self.table.allowed(path)
+            if allowed:
+                # The path is a route's, the method none of its routes'; Allow names them all.
+                raise MethodNotAllowed(scope["method"], allowed)
+            await self.app(scope, receive, send)
+            return
+        plan = routed.plan
+        scope["path_params"] = dict(routed.path_params)  # the table keeps its own
+        scope["extensions"][OPERATION_KEY] = plan.operation_id
+        await plan.run(scope, receive, send)
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Counts streamed bytes too, for bodies sent without a Content-Length."""
+        seen = 0
+        limit = self.limit
+
+        async def receive_() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(limit)
+            return message
+
+        return receive_
