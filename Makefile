@@ -70,7 +70,8 @@ schemathesis-newest: $(TEST_INSTALLED) ## manual check: newest schemathesis, all
 	$(ST_VENV)/bin/pip install --quiet --upgrade schemathesis
 	$(PY) -m tests.external_schemathesis $(ST_VENV)/bin/schemathesis $(ARGS)
 
-bench: $(TEST_INSTALLED) ## memmock vs bare Starlette under wrk (ARGS=--prism adds Prism; needs wrk for best numbers)
+bench: $(TEST_INSTALLED) ## memmock vs WireMock's static stubs and bare Starlette under wrk (ARGS=--prism adds Prism, --quick a short run)
+	bench/tools.sh
 	$(PY) bench/run.py $(ARGS)
 
 clean:

@@ -1,21 +1,26 @@
-"""``make bench``: memmock against bare Starlette (and Prism) under the same load, side by side.
+"""``make bench``: memmock beside WireMock's static stubs, bare Starlette and Prism, under the same load.
 
 Starts the mock the way users run it (``memmock serve``: default fixtures, request validation on,
-one process), the bare-Starlette baseline of ``baseline.py`` and, with ``--prism``, Stoplight Prism
-on the same specs; drives each row with wrk (or a bundled asyncio generator when wrk is absent) at 1
-and 32 connections, the servers taking turns run by run; prints medians, and each mock/other
-ratio as the median of the ratios of runs made side by side; then measures startup, scale (a page and
-the analytics with 100,000 stored items) and memory. Prints a Markdown table and writes it to
-``--markdown`` so it can be pasted into the README.
+one process); WireMock 3 answering each row with a static stub of the very answer the mock gave
+that row's request (status, headers, body bytes; captured first); the bare-Starlette baseline of
+``baseline.py``; with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
+memmock, built from another checkout, so two builds are measured in one run. wrk drives each row at
+1 and 32 connections with the same settings for every server; per row and connection count the
+servers take turns round by round, warm-up rounds are dropped, and the table shows each server's
+medians of the rounds and each mock/other ratio as the median of the ratios of rounds made side by
+side. Then startup, scale (a page and the analytics with 100,000 stored items) and memory. Prints a
+Markdown table and writes it to ``--markdown`` so it can be pasted into the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import copy
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -30,11 +35,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
 IBL_USER = {"Authorization": "Api-Token dev-ibl-user-johndoe-0001"}
 IBL_ADMIN = {"Authorization": "Api-Token dev-ibl-admin-main-0001"}
 VAI = {"Authorization": "Bearer dev-vai-virtuous-dev-0001"}
@@ -43,6 +50,16 @@ MENTOR = "5b1f0c3e-8d2a-4c6b-9e7f-0a1b2c3d4e5f"
 P_IBL = "/api/ai-prompt/orgs/main/users/johndoe"
 M_IBL = "/api/ai-mentor/orgs/main/users/johndoe"
 A_IBL = "/api/ai-analytics/orgs/main/users/johndoe"
+
+# One wrk thread for every server: wrk is event-driven, so one thread keeps 32 connections busy,
+# and on two cores a second wrk thread would only take CPU from the server under test.
+WRK_THREADS = 1
+# WireMock's settings for load, from its documentation: no request journal (it keeps every request
+# for verification, so the heap grows with the load), no logging of each stubbed request ("useful
+# when performance testing"), and Jetty's container threads set explicitly (--wiremock-threads).
+WIREMOCK_FLAGS = ["--no-request-journal", "--disable-request-logging", "--disable-banner"]
+# Response headers the server writes itself; every other header of the mock's answer is stubbed.
+OWN_HEADERS = {"date", "server"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,11 @@ class Row:
     body: dict[str, Any] | None = None
     api: str = "ibl"  # which Prism instance serves it
     deletes: bool = False  # needs a fresh id per request
+
+    @property
+    def payload(self) -> str | None:
+        """The body as wrk sends it."""
+        return None if self.body is None else json.dumps(self.body)
 
 
 ROWS = [
@@ -88,9 +110,11 @@ class Result:
 class Server:
     """A process serving HTTP on 127.0.0.1."""
 
-    name: str
+    name: str  # its column
+    kind: str  # memmock, baseline, wiremock or prism: what a run needs done to it first
     port: int
     process: subprocess.Popen[bytes]
+    started_in: float = 0.0  # seconds from spawn to its first answer
     urls: dict[str, str] = field(default_factory=dict)  # api -> base URL
     # The mock's state every row starts from (what give_user_artifacts imports); DELETE seeding
     # builds on it rather than on the last seeded state, so seeded memories never pile up.
@@ -100,16 +124,58 @@ class Server:
         return self.urls.get(api, f"http://127.0.0.1:{self.port}")
 
 
+@dataclass(frozen=True)
+class Build:
+    """A memmock to bench: its column, the venv it is installed in and the checkout it comes from."""
+
+    column: str
+    label: str
+    venv: Path
+    root: Path
+
+    @classmethod
+    def of(cls, column: str, label: str, venv: Path) -> Build:
+        """The build installed in ``venv``; its checkout is where that venv imports mock_server from."""
+        # From a neutral folder: `python -c` puts its working directory first on sys.path, and this
+        # checkout's mock_server must not stand in for the build's own.
+        out = subprocess.run(
+            [str(venv / "bin" / "python"), "-c",
+             "import mock_server, pathlib; print(pathlib.Path(mock_server.__file__).resolve().parent.parent)"],
+            cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True)
+        return cls(column, label, venv, Path(out.stdout.strip()))
+
+    def argv(self, port: int, *extra: str) -> list[str]:
+        """``memmock serve`` of this build on ``port``."""
+        # The console script, whose sys.path starts at the venv rather than the working directory.
+        # A large body limit only so the DELETE rows can seed ids through PUT /_mock/state.
+        return [str(self.venv / "bin" / "memmock"), "serve", "--port", str(port), "--log-level", "error",
+                "--body-limit", str(1 << 30), *extra]
+
+    def commit(self) -> str:
+        """The commit the build's checkout is at, and whether the mock's files differ from it."""
+        try:
+            head = subprocess.run(["git", "-C", str(self.root), "rev-parse", "--short", "HEAD"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            changed = subprocess.run(["git", "-C", str(self.root), "status", "--porcelain", "--",
+                                      "mock_server", "spec", "fixtures", "pyproject.toml"],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return "not a git checkout"
+        return head + (" with uncommitted changes to the mock" if changed else "")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wait_until_up(url: str, timeout: float = 30.0) -> float:
-    """Seconds until ``url`` answers at all."""
+def wait_until_up(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> float:
+    """Seconds until ``url`` answers at all (an error as soon as ``process``, its server, has exited)."""
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server of {url} exited with status {process.returncode}")
         try:
             httpx.get(url, timeout=0.5)
             return time.perf_counter() - start
@@ -119,13 +185,18 @@ def wait_until_up(url: str, timeout: float = 30.0) -> float:
 
 
 @contextmanager
-def serve(name: str, argv: list[str], port: int, health: str, **popen: Any) -> Iterator[Server]:
+def serve(name: str, kind: str, argv: list[str], port: int, health: str, **popen: Any) -> Iterator[Server]:
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
     log = tempfile.NamedTemporaryFile("w+b", prefix=f"bench-{name}-", suffix=".log", delete=False)
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, **popen)
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir(), **popen)
     try:
-        wait_until_up(f"http://127.0.0.1:{port}{health}")
-        yield Server(name, port, process)
+        try:
+            started_in = wait_until_up(f"http://127.0.0.1:{port}{health}", timeout=60, process=process)
+        except RuntimeError:
+            log.seek(0)
+            sys.stderr.write(f"{name}: {' '.join(argv)}\n" + log.read()[-3000:].decode(errors="replace"))
+            raise
+        yield Server(name, kind, port, process, started_in)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -136,10 +207,10 @@ def serve(name: str, argv: list[str], port: int, health: str, **popen: Any) -> I
         os.unlink(log.name)
 
 
-def memmock_argv(port: int, *extra: str) -> list[str]:
-    # A large body limit only so the DELETE rows can seed ids through PUT /_mock/state.
-    return [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--log-level", "error",
-            "--body-limit", str(1 << 30), *extra]
+def serve_memmock(build: Build, *extra: str) -> Any:
+    """``memmock serve`` of ``build`` on a free port, as a context manager of its Server."""
+    port = free_port()
+    return serve(build.column, "memmock", build.argv(port, *extra), port, "/_mock/health")
 
 
 # --- load generation -------------------------------------------------------------------------
@@ -150,8 +221,8 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 def _lua(row: Row, ids_file: Path | None) -> str:
     headers = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in row.headers.items())
     body = ""
-    if row.body is not None:
-        body = f"wrk.body = {json.dumps(json.dumps(row.body))}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    if row.payload is not None:
+        body = f"wrk.body = {json.dumps(row.payload)}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
     script = f'wrk.method = "{row.method}"\n{headers}{body}'
     if ids_file is not None:
         script += (
@@ -168,7 +239,8 @@ def run_wrk(row: Row, base: str, connections: int, seconds: float, ids_file: Pat
     try:
         # wrk does not stop on time when a server stops answering: bound it from outside.
         out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", fh.name, url],
+            ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+             "-s", fh.name, url],
             capture_output=True, text=True, check=True, timeout=seconds + 30,
         ).stdout
     except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
@@ -185,19 +257,24 @@ def run_wrk(row: Row, base: str, connections: int, seconds: float, ids_file: Pat
     return Result(rps, pct("50"), pct("99"), int(errors.group(1)) if errors else 0)
 
 
+def _request_headers(row: Row) -> dict[str, str]:
+    return {**row.headers, "Content-Type": "application/json"} if row.payload is not None else dict(row.headers)
+
+
 async def _python_load(row: Row, base: str, connections: int, seconds: float, ids: list[str]) -> Result:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
     counter = iter(range(10**9))
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    headers = _request_headers(row)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
         async def worker() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 path = row.path + ids[next(counter) % len(ids)] if row.deletes else row.path
                 start = time.perf_counter()
-                response = await client.request(row.method, path, headers=row.headers, json=row.body)
+                response = await client.request(row.method, path, headers=headers, content=row.payload)
                 latencies.append((time.perf_counter() - start) * 1e3)
                 errors += response.status_code >= 300
         await asyncio.gather(*(worker() for _ in range(connections)))
@@ -214,22 +291,29 @@ def load(row: Row, base: str, connections: int, seconds: float, ids: list[str], 
 # --- state preparation -----------------------------------------------------------------------
 
 
-def seed_deletable(server: Server, row: Row, count: int, workdir: Path) -> tuple[list[str], Path]:
-    """Fresh memory ids for a DELETE row, stored on the server under test."""
+def deletable(server: Server, row: Row, count: int) -> list[str]:
+    """Memory ids for a DELETE row: ``count`` fresh ones stored on the server under test."""
+    if server.kind not in ("memmock", "baseline"):
+        return [str(uuid.uuid4())]  # Prism and WireMock keep no state: every id gets the same answer
     ids = [str(uuid.uuid4()) for _ in range(count)]
     base = server.url(row.api)
-    if server.name == "memmock":
+    if server.kind == "memmock":
         assert server.document is not None, "give_user_artifacts sets the starting state"
         document = copy.deepcopy(server.document)
         document["vai"]["memories"].extend(
             {"id": i, "organizationId": VAI_ORG, "content": "seeded", "createdAt": "2024-06-01T00:00:00Z"} for i in ids
         )
         httpx.put(f"{base}/_mock/state", json=document, timeout=120).raise_for_status()
-    elif server.name == "baseline":
+    else:
         httpx.put(f"{base}/_bench/memories", json=ids, timeout=60).raise_for_status()
-    ids_file = workdir / f"ids-{server.name}-{uuid.uuid4().hex[:6]}.txt"
-    ids_file.write_text("\n".join(ids) + "\n")
-    return ids, ids_file
+    return ids
+
+
+def ids_file(workdir: Path, ids: list[str]) -> Path:
+    """The ids a wrk run sends, one a line, for its Lua script."""
+    path = workdir / f"ids-{uuid.uuid4().hex[:8]}.txt"
+    path.write_text("\n".join(ids) + "\n")
+    return path
 
 
 def give_user_artifacts(server: Server, count: int = 100) -> None:
@@ -254,22 +338,138 @@ def give_user_artifacts(server: Server, count: int = 100) -> None:
 
 def restore(server: Server) -> None:
     """The mock back to the state rows start from, after a DELETE row imported its own."""
-    if server.name == "memmock" and server.document is not None:
+    if server.kind == "memmock" and server.document is not None:
         httpx.put(f"{server.url('ibl')}/_mock/state", json=server.document, timeout=120).raise_for_status()
 
 
 def reset(server: Server) -> None:
-    if server.name == "memmock":
+    if server.kind == "memmock":
         httpx.post(f"{server.url('ibl')}/_mock/reset", headers={"Content-Type": "application/json"},
                    timeout=120).raise_for_status()
+
+
+# --- WireMock ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer as a client reads it: status, headers (less the server's own), body bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def send(client: httpx.Client, row: Row, path: str) -> httpx.Response:
+    """The row's request as wrk sends it, to ``path``."""
+    return client.request(row.method, path, headers=_request_headers(row), content=row.payload)
+
+
+def capture(server: Server, row: Row) -> Reply:
+    """The mock's own answer to the row's request (for the DELETE row, deleting a memory it just stored)."""
+    reset(server)  # what an earlier capture stored must not show in this one
+    with httpx.Client(base_url=server.url(row.api), timeout=60) as client:
+        path = row.path
+        if row.deletes:
+            created = client.post(row.path.rstrip("/"), headers=row.headers, json={"content": "captured"})
+            created.raise_for_status()
+            path += created.json()["id"]
+        response = send(client, row, path)
+    if response.status_code >= 300:
+        raise RuntimeError(f"{row.name}: the mock answered {response.status_code}: {response.text[:200]}")
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in OWN_HEADERS}
+    return Reply(response.status_code, headers, response.content)
+
+
+def stub(row: Row, reply: Reply) -> dict[str, Any]:
+    """A WireMock mapping answering the row's request with ``reply``.
+
+    It matches what the mock reads to pick that answer: the method, the path (any id for the DELETE
+    row), the query parameters and the credential, since the mock checks one on every row.
+    """
+    parts = urlsplit(row.path)
+    request: dict[str, Any] = {"method": row.method, "headers": {k: {"equalTo": v} for k, v in row.headers.items()}}
+    if row.deletes:
+        request["urlPathPattern"] = re.escape(parts.path) + "[^/]+"
+    else:
+        request["urlPath"] = parts.path
+    if parts.query:
+        request["queryParameters"] = {k: {"equalTo": v} for k, v in parse_qsl(parts.query)}
+    response: dict[str, Any] = {"status": reply.status, "headers": reply.headers}
+    if reply.body:
+        response["base64Body"] = base64.b64encode(reply.body).decode()
+    return {"name": row.name, "request": request, "response": response}
+
+
+def check_stubs(server: Server, rows: list[Row], replies: dict[str, Reply]) -> None:
+    """Each row's stub answers as the mock did (status, content type, body bytes), or the bench stops."""
+    with httpx.Client(base_url=server.url("ibl"), timeout=60) as client:
+        for row in rows:
+            response = send(client, row, row.path + (str(uuid.uuid4()) if row.deletes else ""))
+            want = replies[row.name]
+            if (response.status_code, response.headers.get("content-type"), response.content) != (
+                    want.status, want.headers.get("content-type"), want.body):
+                raise RuntimeError(f"WireMock's stub for {row.name} answered {response.status_code} "
+                                   f"{response.content[:200]!r}, not the mock's {want.status} {want.body[:200]!r}")
+
+
+def node_package(relative: str) -> Path:
+    """A path inside the npm packages pinned in bench/package-lock.json (installed with npm ci if missing)."""
+    path = BENCH / "node_modules" / relative
+    if not path.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=BENCH, check=True)
+    return path
+
+
+def wiremock_jar() -> Path:
+    return next(node_package("wiremock/build").glob("wiremock-standalone-*.jar"))
+
+
+def wiremock_argv(jar: Path, port: int, root: Path, threads: int) -> list[str]:
+    return ["java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1", "--root-dir", str(root),
+            "--container-threads", str(threads), *WIREMOCK_FLAGS]
+
+
+@contextmanager
+def wiremock_server(workdir: Path, rows: list[Row], replies: dict[str, Reply], threads: int) -> Iterator[Server]:
+    """WireMock standalone with one static stub per row, read from mappings written for this run."""
+    root = workdir / "wiremock"
+    (root / "mappings").mkdir(parents=True)
+    for n, row in enumerate(rows):
+        (root / "mappings" / f"row-{n:02d}.json").write_text(json.dumps(stub(row, replies[row.name])))
+    port = free_port()
+    with serve("wiremock", "wiremock", wiremock_argv(wiremock_jar(), port, root, threads), port,
+               "/__admin/health") as server:
+        check_stubs(server, rows, replies)
+        yield server
+
+
+def warm_jvm(server: Server, rows: list[Row], seconds: float, workdir: Path) -> None:
+    """Every stub under load before the first measured row, so the JIT has compiled WireMock's hot paths."""
+    for row in rows:
+        ids = deletable(server, row, 1) if row.deletes else []
+        load(row, server.url(row.api), 32, seconds, ids, ids_file(workdir, ids) if ids else None)
+
+
+def versions() -> dict[str, str]:
+    """wrk's, Java's and WireMock's versions, for the table's header."""
+    def first_line(argv: list[str]) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except OSError:
+            return "absent"
+        return ((done.stdout + done.stderr).strip().splitlines() or ["?"])[0]
+    wrk = first_line(["wrk", "-v"]).split(" [")[0]
+    java = first_line(["java", "-version"])
+    return {"wrk": wrk, "java": java, "wiremock": wiremock_jar().stem.removeprefix("wiremock-standalone-")}
 
 
 # --- scale, memory, startup --------------------------------------------------------------------
 
 
-def big_document(memories: int, conversations: int) -> dict[str, Any]:
+def big_document(build: Build, memories: int, conversations: int) -> dict[str, Any]:
     """The default fixtures plus ``memories`` VirtuousAI memories and ``conversations`` conversations."""
-    document: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+    document: dict[str, Any] = yaml.safe_load((build.root / "fixtures" / "default.yaml").read_text())
     template = next(c for c in document["ibl"]["chat_history"] if c["org"] == "main")
     start = 1717200000  # 2024-06-01T00:00:00Z
     for n in range(conversations):
@@ -304,21 +504,17 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def scale_checks(count: int) -> list[tuple[str, str, str]]:
+def scale_checks(build: Build, count: int) -> list[tuple[str, str, str]]:
     """Page cost with 100 vs ``count`` stored items, analytics over ``count`` conversations, memory.
 
     Both mocks run at once and take turns request by request, so both see the same machine.
     """
     sizes = (100, count)
     with ExitStack() as stack:
-        servers = []
-        for _ in sizes:
-            port = free_port()
-            servers.append(stack.enter_context(serve("memmock", memmock_argv(port, "--no-fixtures"), port,
-                                                     "/_mock/health", cwd=ROOT)))
+        servers = [stack.enter_context(serve_memmock(build, "--no-fixtures")) for _ in sizes]
         clients = [stack.enter_context(httpx.Client(base_url=server.url("ibl"), timeout=600)) for server in servers]
         for client, stored in zip(clients, sizes):
-            client.put("/_mock/state", json=big_document(stored, stored)).raise_for_status()
+            client.put("/_mock/state", json=big_document(build, stored, stored)).raise_for_status()
         # The first 100 items: a full page with 100 stored (plus the fixtures') and with 100,000.
         v1, v2 = timed_gets(clients, "/api/v1/memory?limit=100", VAI)
         h1, h2 = timed_gets(clients, f"{A_IBL}/chat-history/?page_size=100", IBL_ADMIN)
@@ -334,12 +530,13 @@ def scale_checks(count: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def startup_seconds(repeats: int = 3) -> float:
+def startup_seconds(build: Build, repeats: int = 3) -> float:
     samples = []
     for _ in range(repeats):
         port = free_port()
         start = time.perf_counter()
-        process = subprocess.Popen(memmock_argv(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(build.argv(port), cwd=tempfile.gettempdir(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while True:
                 try:
@@ -354,13 +551,13 @@ def startup_seconds(repeats: int = 3) -> float:
     return statistics.median(samples)
 
 
-def harness_timing() -> str:
-    """Wall time of the quick conformance profile against the in-process mock."""
-    if not (ROOT / "contract_tests").is_dir():
+def harness_timing(build: Build) -> str:
+    """Wall time of the build's quick conformance profile against its in-process mock."""
+    if not (build.root / "contract_tests").is_dir():
         return "n/a (contract_tests/ absent)"
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "pytest", "contract_tests", "-q", "-p", "no:cacheprovider"],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([str(build.venv / "bin" / "python"), "-m", "pytest", "contract_tests", "-q",
+                          "-p", "no:cacheprovider"], cwd=build.root, capture_output=True, text=True)
     wall = time.perf_counter() - start
     # The harness's summary line: "<n> checks, <m> evaluations, <k> failed".
     checks = re.search(r"(\d+) checks, (\d+) evaluations", out.stdout)
@@ -370,28 +567,36 @@ def harness_timing() -> str:
     return f"{wall:.1f} s{rate}; pytest: {summary}"
 
 
+def build_lines(build: Build, args: argparse.Namespace) -> list[str]:
+    """The startup, scale, memory and harness lines of one build."""
+    lines = [f"startup (spawn to first 200): {startup_seconds(build):.2f} s"]
+    if args.scale:
+        lines += [f"{name}: {a}; {b}" if a else f"{name}: {b}" for name, a, b in scale_checks(build, args.scale)]
+    if not args.no_harness:
+        lines.append(f"quick conformance profile against the in-process mock: {harness_timing(build)}")
+    return lines
+
+
 # --- prism -----------------------------------------------------------------------------------
 
 
 @contextmanager
-def prism_servers(workdir: Path) -> Iterator[Server]:
+def prism_servers(workdir: Path, spec: Path) -> Iterator[Server]:
     """Prism serves one document per process: one for each API, on its own port."""
-    bench = Path(__file__).resolve().parent
-    binary = bench / "node_modules" / ".bin" / "prism"
-    if not binary.exists():
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=bench, check=True)
-    vai_spec = yaml.safe_load((ROOT / "spec" / "virtuousai-memory.yaml").read_text())
+    binary = node_package(".bin/prism")
+    vai_spec = yaml.safe_load((spec / "virtuousai-memory.yaml").read_text())
     vai_spec["paths"] = {"/api/v1" + p: v for p, v in vai_spec["paths"].items()}
     vai_spec["servers"] = [{"url": "/"}]
     (workdir / "vai.yaml").write_text(yaml.safe_dump(vai_spec))
     ports = {"ibl": free_port(), "vai": free_port()}
-    specs = {"ibl": ROOT / "spec" / "ibl-data-manager.yaml", "vai": workdir / "vai.yaml"}
+    specs = {"ibl": spec / "ibl-data-manager.yaml", "vai": workdir / "vai.yaml"}
+    start = time.perf_counter()
     processes = [subprocess.Popen([str(binary), "mock", "-h", "127.0.0.1", "-p", str(ports[api]), str(specs[api])],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for api in ports]
     try:
         for api, port in ports.items():
             wait_until_up(f"http://127.0.0.1:{port}/", timeout=60)
-        yield Server("prism", ports["ibl"], processes[0],
+        yield Server("prism", "prism", ports["ibl"], processes[0], time.perf_counter() - start,
                      {api: f"http://127.0.0.1:{port}" for api, port in ports.items()})
     finally:
         for process in processes:
@@ -402,28 +607,67 @@ def prism_servers(workdir: Path) -> Iterator[Server]:
 # --- main ------------------------------------------------------------------------------------
 
 
+def delete_pool(args: argparse.Namespace, seconds: float) -> int:
+    """Memories a DELETE run of ``seconds`` may delete."""
+    # Enough that even the baseline (~36,000 deletes/s at 32 connections) never runs out in one
+    # run: a 404 costs a server less than a delete, so running dry would flatter whoever ran out.
+    return args.delete_pool or max(50_000, round(50_000 * seconds))
+
+
+def cpu_busy(seconds: float = 0.5) -> float:
+    """The share of all cores' time spent busy over ``seconds``: between runs, the load of others."""
+    def sample() -> tuple[int, int]:
+        # cpu user nice system idle iowait irq softirq steal ...
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return sum(ticks), ticks[3] + ticks[4]
+    total, idle = sample()
+    time.sleep(seconds)
+    total2, idle2 = sample()
+    return 1 - (idle2 - idle) / max(1, total2 - total)
+
+
+def wait_for_quiet(args: argparse.Namespace) -> float:
+    """The machine's load from others before a row, after waiting up to ``--wait-quiet`` s for it to drop."""
+    deadline = time.monotonic() + args.wait_quiet
+    busy = cpu_busy()
+    while busy > QUIET and time.monotonic() < deadline:
+        busy = cpu_busy(1.0)
+    return busy
+
+
+# Others' load under which a row starts at once with --wait-quiet: a tenth of the machine.
+QUIET = 0.10
+
+
 def measure(servers: list[Server], row: Row, connections: int, args: argparse.Namespace,
             workdir: Path) -> tuple[dict[str, Result], dict[str, float]]:
-    """One row on every server: medians per server, and mock/other as the median of paired runs.
+    """One row on every server: medians per server, and mock/other as the median of paired rounds.
 
-    The servers take turns (mock, baseline, Prism, mock, ...) rather than one finishing its runs
-    before the next starts: on a shared machine throughput drifts by a quarter from one second to
-    the next, and runs side by side see the same drift, so their ratio is what it is meant to be.
+    The servers take turns (mock, WireMock, baseline, ..., mock, ...) rather than one finishing its
+    runs before the next starts: on a shared machine throughput drifts by a quarter from one second
+    to the next, and runs side by side see the same drift, so their ratio is what it is meant to be.
+    The first ``--warmup`` rounds are dropped for every server alike.
     """
+    durations = [args.warmup_seconds] * args.warmup + [args.seconds] * args.repeats
+    # A DELETE row seeds each server once with ids for all its runs, and each run deletes ids that no
+    # run before it did: an import (or a reset, which reloads one) per run would cost more than the run.
+    pools = {server.name: deletable(server, row, sum(delete_pool(args, s) for s in durations))
+             for server in servers} if row.deletes else {}
+    used = dict.fromkeys(pools, 0)
     runs: dict[str, list[Result]] = {server.name: [] for server in servers}
-    for _ in range(args.repeats):
+    for round_, seconds in enumerate(durations):
         for server in servers:
-            reset(server)
             ids: list[str] = []
-            ids_file = None
-            if row.deletes and server.name != "prism":
-                ids, ids_file = seed_deletable(server, row, args.delete_pool, workdir)
-            elif row.deletes:
-                ids = [str(uuid.uuid4())]
-                ids_file = workdir / "prism-ids.txt"
-                ids_file.write_text(ids[0] + "\n")
-            runs[server.name].append(load(row, server.url(row.api), connections, args.seconds, ids, ids_file))
-    if row.deletes:  # each repeat's import replaced the whole state; the rows after start from theirs
+            if row.deletes:
+                pool = pools[server.name]
+                ids = pool[used[server.name]:used[server.name] + delete_pool(args, seconds)] if len(pool) > 1 else pool
+                used[server.name] += len(ids)
+            else:
+                reset(server)
+            result = load(row, server.url(row.api), connections, seconds, ids, ids_file(workdir, ids) if ids else None)
+            if round_ >= args.warmup:
+                runs[server.name].append(result)
+    if row.deletes:  # the seeding replaced the whole state; the rows after start from theirs
         for server in servers:
             restore(server)
     medians = {name: _median(results) for name, results in runs.items()}
@@ -439,83 +683,180 @@ def _median(results: list[Result]) -> Result:
                   statistics.median(r.p99_ms for r in answered), min(r.errors for r in results))
 
 
+Table = dict[tuple[str, int], tuple[dict[str, Result], dict[str, float]]]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of one load run")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per row and server; medians are printed")
+    parser.add_argument("--seconds", type=float, default=2.0, help="duration of one measured run (whole seconds)")
+    parser.add_argument("--repeats", type=int, default=3, help="measured rounds per row; medians are printed")
+    parser.add_argument("--warmup", type=int, default=1, help="warm-up rounds per row, dropped for every server")
+    parser.add_argument("--warmup-seconds", type=float, default=1.0, help="duration of one warm-up run")
     parser.add_argument("--connections", default="1,32", help="comma-separated connection counts")
+    parser.add_argument("--quick", action="store_true",
+                        help="a quick look: 2 rounds of 1 s, JVM warm-up 1 s per row, scale 10,000, no harness timing")
+    parser.add_argument("--memmock-venv", type=Path, default=Path(sys.prefix),
+                        help="venv of the memmock to bench (default: the one running this script)")
+    parser.add_argument("--memmock-label", default="", help="what that memmock is, for the table's header")
+    parser.add_argument("--before-venv", type=Path, help="venv of a second memmock, benched beside the first")
+    parser.add_argument("--before-label", default="before", help="its column")
+    parser.add_argument("--wiremock-threads", type=int, default=0,
+                        help="WireMock's container threads (default: its own 25, or one a connection plus "
+                             "Jetty's acceptors and selectors where that is more)")
+    parser.add_argument("--jvm-warmup", type=float, default=2.0, help="seconds of load on each stub before the first row")
+    parser.add_argument("--wait-quiet", type=float, default=0.0,
+                        help=f"seconds to wait, before each row, for others' load to drop under {QUIET * 100:.0f}%% of the machine")
     parser.add_argument("--prism", action="store_true", help="also run Stoplight Prism (npm, bench/package.json)")
     parser.add_argument("--scale", type=int, default=100_000, help="items stored for the scale and memory checks (0 skips)")
-    # Enough ids that even the baseline (~30,000 deletes/s at 32 connections) never runs out in one
-    # run: a 404 costs a server less than a delete, so running dry would flatter whoever ran out.
-    parser.add_argument("--delete-pool", type=int, default=250_000, help="memories seeded before each DELETE run")
+    parser.add_argument("--delete-pool", type=int, default=0,
+                        help="memories one DELETE run may delete (default: 50,000 per second of the run)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
     parser.add_argument("--no-harness", action="store_true", help="skip timing the quick conformance profile")
-    parser.add_argument("--markdown", type=Path, default=ROOT / "bench" / "results.md", help="where the Markdown table goes")
+    parser.add_argument("--markdown", type=Path, default=BENCH / "results.md", help="where the Markdown table goes")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.seconds, args.warmup_seconds, args.jvm_warmup = 2, 1.0, 1.0, 1.0
+        args.scale, args.no_harness = 10_000, True
     connections = [int(c) for c in args.connections.split(",")]
     rows = [r for r in ROWS if args.rows.lower() in r.name.lower()]
+    builds = [Build.of("memmock", args.memmock_label or "memmock", args.memmock_venv)]
+    if args.before_venv:
+        builds.append(Build.of(args.before_label, args.before_label, args.before_venv))
     tool = "wrk" if shutil.which("wrk") else "python asyncio generator"
-    print(f"load generator: {tool}; {args.repeats} x {args.seconds:g} s per row, servers taking turns; medians", flush=True)
+    print(f"load generator: {tool}; per row {args.warmup} warm-up + {args.repeats} x {args.seconds:g} s, "
+          "servers taking turns; medians", flush=True)
 
-    table: dict[tuple[str, int], tuple[dict[str, Result], dict[str, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    started = time.gmtime()
+    table: Table = {}
+    busy: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        port_m, port_b = free_port(), free_port()
-        with serve("memmock", memmock_argv(port_m), port_m, "/_mock/health", cwd=ROOT) as mock, \
-             serve("baseline", [sys.executable, str(Path(__file__).with_name("baseline.py")), str(port_b)],
-                   port_b, "/_mock/health") as baseline:
+        mocks = [stack.enter_context(serve_memmock(build)) for build in builds]
+        for mock in mocks:
             give_user_artifacts(mock)
-            servers = [mock, baseline]
-            prism_cm = prism_servers(workdir) if args.prism else None
-            if prism_cm is not None:
-                servers.append(prism_cm.__enter__())
-            try:
-                for row in rows:
-                    for c in connections:
-                        table[(row.name, c)] = measure(servers, row, c, args, workdir)
-                        print(_line(row.name, c, *table[(row.name, c)]), flush=True)
-            finally:
-                if prism_cm is not None:
-                    prism_cm.__exit__(None, None, None)
+        replies = {row.name: capture(mocks[0], row) for row in rows}
+        threads = args.wiremock_threads or wiremock_default_threads(max(connections))
+        wiremock = stack.enter_context(wiremock_server(workdir, rows, replies, threads))
+        warm_jvm(wiremock, rows, args.jvm_warmup, workdir)
+        port_b = free_port()
+        baseline = stack.enter_context(serve("baseline", "baseline", [sys.executable, str(BENCH / "baseline.py"),
+                                                                      str(port_b)], port_b, "/_mock/health"))
+        servers = [*mocks, wiremock, baseline]
+        if args.prism:
+            servers.append(stack.enter_context(prism_servers(workdir, builds[0].root / "spec")))
+        for row in rows:
+            for c in connections:
+                busy.append(wait_for_quiet(args))
+                table[(row.name, c)] = measure(servers, row, c, args, workdir)
+                print(_line(row.name, c, servers, *table[(row.name, c)]), f"(others' load before: {busy[-1]:.0%})",
+                      flush=True)
+        resident = {server.name: rss_mb(server.process.pid) for server in servers if server.kind != "prism"}
+        wiremock_up = wiremock.started_in
 
-    markdown = [_header(args.prism)] + [_line(name, c, *res, markdown=True) for (name, c), res in table.items()]
-    extra = [f"- startup (spawn to first 200): {startup_seconds():.2f} s"]
-    if args.scale:
-        extra += [f"- {name}: {a}; {b}" if a else f"- {name}: {b}" for name, a, b in scale_checks(args.scale)]
-    if not args.no_harness:
-        extra.append(f"- quick conformance profile against the in-process mock: {harness_timing()}")
+    found = versions()
+    markdown = [_header(servers)] + [_line(name, c, servers, *res, markdown=True) for (name, c), res in table.items()]
+    extra = [f"- {line}" for line in targets(table, connections)]
+    if busy:
+        extra.append(f"- others' load on the machine before each row and connection count (share of all cores busy "
+                     f"over 0.5 s): median {statistics.median(busy):.0%}, max {max(busy):.0%}")
+    for build in builds:
+        prefix = "" if len(builds) == 1 else f"{build.column}: "
+        extra += [f"- {prefix}{line}" for line in build_lines(build, args)]
+    extra.append(f"- WireMock {found['wiremock']}: {wiremock_up:.2f} s from spawn to its first answer (JVM start)")
+    extra.append("- resident memory after the rows (MB): "
+                 + ", ".join(f"{TITLES.get(name, name)} {mb:.0f}" for name, mb in resident.items()))
     text = "\n".join(markdown) + "\n\n" + "\n".join(extra) + "\n"
     print("\n" + text)
-    args.markdown.write_text(f"Load generator: {tool}, {args.repeats} x {args.seconds:g} s per row, servers taking turns; "
-                             "medians; ratios are medians of side-by-side runs.\n\n" + text)
+    args.markdown.write_text(_intro(builds, args, connections, tool, found, threads, started) + "\n\n" + text)
     print(f"written to {args.markdown}")
     return 0
 
 
-def _header(prism: bool) -> str:
-    cols = "| row | conns | memmock req/s | p50 ms | p99 ms | baseline req/s | mock/baseline |"
-    sep = "|---|---:|---:|---:|---:|---:|---:|"
-    if prism:
-        cols += " Prism req/s | mock/Prism |"
-        sep += "---:|---:|"
-    return cols + "\n" + sep
+def wiremock_default_threads(connections: int) -> int:
+    """WireMock's default pool (25), or one thread per connection plus Jetty's acceptors and selectors."""
+    # Jetty takes its acceptor and selector threads (one to two of each per core) from the same pool,
+    # and refuses to start when they leave none for requests.
+    return max(25, connections + 2 * (os.cpu_count() or 2))
 
 
-def _line(name: str, c: int, results: dict[str, Result], ratios: dict[str, float], markdown: bool = False) -> str:
-    m, b = results["memmock"], results["baseline"]
-    cells = [name, str(c), f"{m.rps:,.0f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", f"{b.rps:,.0f}",
-             f"{ratios.get('baseline', float('nan')):.2f}"]
-    if "prism" in results:
-        p = results["prism"]
-        cells += [f"{p.rps:,.0f}", f"{ratios.get('prism', float('nan')):.2f}"]
-    if m.errors:
-        cells[2] += f" ({m.errors} non-2xx)" if m.errors > 0 else " (stopped answering)"
-    if b.errors:
-        cells[5] += f" ({b.errors} non-2xx)" if b.errors > 0 else " (stopped answering)"
-    if "prism" in results and results["prism"].errors < 0:
-        cells[-2] = "stopped answering"
+def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int], tool: str,
+           found: dict[str, str], threads: int, started: time.struct_time) -> str:
+    cores = os.cpu_count()
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    memory = next((int(line.split()[1]) / 2**20 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal:")), float("nan"))
+    what = "; ".join(f"{b.column}: {b.label} (commit {b.commit()}, {b.venv})" for b in builds)
+    return "\n".join([
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', started)} on {cores} cores ({cpu}, {memory:.0f} GiB), "
+        "shared by wrk and the servers.",
+        f"{what}.",
+        f"Load: {found['wrk'] if tool == 'wrk' else tool}, {WRK_THREADS} thread, {' and '.join(map(str, connections))} "
+        f"connection(s), the same for every server. Per row and connection count {args.warmup} warm-up round(s) of "
+        f"{args.warmup_seconds:g} s (dropped), then {args.repeats} round(s) of {args.seconds:g} s; the servers take turns "
+        "round by round; medians of the rounds; each ratio is the median of the ratios of rounds run side by side.",
+        f"WireMock {found['wiremock']} ({found['java']}): one static stub per row, answering the mock's own captured "
+        "reply (status, headers, body bytes) to a request matching method, path, query and credential; "
+        f"{' '.join(WIREMOCK_FLAGS)} --container-threads {threads}; {args.jvm_warmup:g} s of load on each stub "
+        "before the first row (JVM warm-up).",
+    ])
+
+
+TITLES = {"wiremock": "WireMock", "baseline": "baseline", "prism": "Prism"}
+# Columns with their p99 beside their throughput: the ones the targets compare with.
+WITH_P99 = {"wiremock"}
+
+
+def _others(servers: list[Server]) -> list[Server]:
+    """The columns after memmock's: another build first, then WireMock, the baseline and Prism."""
+    return [s for s in servers if s.name != "memmock"]
+
+
+def _header(servers: list[Server]) -> str:
+    cols = ["row", "conns", "memmock req/s", "p50 ms", "p99 ms"]
+    for server in _others(servers):
+        title = TITLES.get(server.name, server.name)
+        cols.append(f"{title} req/s")
+        if server.name in WITH_P99 or server.kind == "memmock":
+            cols.append(f"{title} p99 ms")
+        cols.append(f"mock/{title}")
+    return "| " + " | ".join(cols) + " |\n|---|" + "---:|" * (len(cols) - 1)
+
+
+def _rps(result: Result) -> str:
+    if result.errors < 0:
+        return "stopped answering"
+    return f"{result.rps:,.0f}" + (f" ({result.errors} non-2xx)" if result.errors else "")
+
+
+def _line(name: str, c: int, servers: list[Server], results: dict[str, Result], ratios: dict[str, float],
+          markdown: bool = False) -> str:
+    m = results["memmock"]
+    cells = [name, str(c), _rps(m), f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}"]
+    for server in _others(servers):
+        other = results[server.name]
+        cells.append(_rps(other))
+        if server.name in WITH_P99 or server.kind == "memmock":
+            cells.append(f"{other.p99_ms:.2f}")
+        cells.append(f"{ratios.get(server.name, float('nan')):.2f}")
     return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells)
+
+
+def targets(table: Table, connections: list[int]) -> list[str]:
+    """Issue #13's targets for the code, and whether this run meets them."""
+    ratios = {f"{name} at {c}": r["wiremock"] for (name, c), (_, r) in table.items() if "wiremock" in r}
+    lines = [_target("≥ 1.0× WireMock on every row", {k: f"{r:.2f}" for k, r in ratios.items() if not r >= 1.0},
+                     len(ratios))]
+    if 32 in connections:
+        p99 = {name: res["memmock"].p99_ms for (name, c), (res, _) in table.items() if c == 32}
+        lines.append(_target("memmock p99 < 5 ms at 32 connections",
+                             {k: f"{ms:.2f} ms" for k, ms in p99.items() if not ms < 5.0}, len(p99)))
+    return lines
+
+
+def _target(what: str, misses: dict[str, str], out_of: int) -> str:
+    verdict = "met" if not misses else f"not met: met on {out_of - len(misses)} of {out_of}"
+    return f"target {what}: {verdict}" + (f" (missed: {'; '.join(f'{k} {v}' for k, v in misses.items())})" if misses else "")
 
 
 if __name__ == "__main__":
