@@ -1,8 +1,8 @@
 """``create_app(settings)``: both APIs and the admin plane on one connexion AsyncApp.
 
-connexion loads the specs, serves Swagger UI and answers what no operation takes (404s, slash
-redirects); every operation is served from its compiled plan by the request path, the first
-middleware of the stack handed to connexion (see ARCHITECTURE.md).
+connexion loads and resolves the specs, serves Swagger UI, and renders what fails outside an
+operation; every request is routed and served from its operation's compiled plan by the request
+path, the first middleware of the stack handed to connexion (see ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -11,18 +11,17 @@ import functools
 import json
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
 from connexion import AsyncApp
 from connexion.exceptions import InvalidSpecification
-from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
@@ -32,8 +31,9 @@ from . import error_handlers
 from .auth import PRINCIPAL_FUNCTIONS
 from .cors import LeanCORSMiddleware
 from .errors import Style, not_found
+from .namespaces import Namespaces
 from .plan import ApiSpec, Plugin, compile_plans
-from .request_path import RequestPath
+from .request_path import RequestPath, Unrouted
 from .settings import SPEC_DIR, Settings, StartupError
 from .state import MockState
 from .store import YAML_LOADER, Store, yaml_problem
@@ -105,24 +105,23 @@ def load_spec(name: str) -> dict[str, Any]:
     return document
 
 
-def _unrouted(*args: Any, **kwargs: Any) -> Any:
-    """What connexion's router calls for a request it places and the request path did not: none exists."""
+def _served_by_the_plans(*args: Any, **kwargs: Any) -> Any:
+    """What connexion resolves every operation to: it never calls one, the request path serves them all."""
     raise not_found(Style.DRF)
 
 
-# connexion resolves each operation to this function: the request path serves every operation
-# itself, so connexion never calls a handler.
-UNROUTED = Resolver(function_resolver=lambda operation_id: _unrouted)
+# connexion resolves each operation to that function, so it imports no handler for nothing.
+UNROUTED = Resolver(function_resolver=lambda operation_id: _served_by_the_plans)
 
 
-def middlewares(settings: Settings, state: MockState, plans: Sequence[Any]) -> list[Any]:
+def middlewares(settings: Settings, namespaces: Namespaces, plans: Sequence[Any]) -> list[Any]:
     """The middleware stack handed to connexion, outermost first."""
     stack: list[Any] = [ServerErrorMiddleware]
     if settings.cors:
         stack.append(functools.partial(LeanCORSMiddleware, allow_origins=["*"], allow_methods=["*"],
                                        allow_headers=["*"], expose_headers=["*"]))
-    return [*stack, ExceptionMiddleware, functools.partial(RequestPath, plans=plans, state=state),
-            SwaggerUIMiddleware, RoutingMiddleware, LifespanMiddleware, ContextMiddleware]
+    return [*stack, ExceptionMiddleware, functools.partial(RequestPath, plans=plans, namespaces=namespaces),
+            SwaggerUIMiddleware, Unrouted, LifespanMiddleware]
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, plugins: Sequence[Plugin] = ()) -> AsyncApp:
@@ -138,18 +137,23 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
         store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True, max_items=settings.max_items)
                  if settings.fixtures else Store(seed=seed, keep_seed=True, max_items=settings.max_items))
     state = MockState(store=store, settings=settings)
-    plugins = [*_fault_plugins(settings, state), *plugins]
+    plugins = [*_fault_plugins(settings), *plugins]
     documents: dict[str, dict[str, Any]] = {}
     plans = []
     for api in APIS:
         documents[api.name] = load_spec(api.name)
         try:
-            plans += compile_plans([ApiSpec(api.name, documents[api.name], api.base_path, api.style)], state,
+            plans += compile_plans([ApiSpec(api.name, documents[api.name], api.base_path, api.style)],
                                    PRINCIPAL_FUNCTIONS, strict=settings.strict, plugins=plugins)
         except InvalidSpecification as exc:
             raise StartupError(f"spec {SPEC_DIR / api.spec_file}: not a valid OpenAPI document: "
                                f"{' '.join(exc.message.split())}") from None
-    app = AsyncApp(__name__, middlewares=middlewares(settings, state, plans))
+    def attach(new: MockState) -> None:
+        for plugin in plugins:
+            plugin.attach(new)
+
+    namespaces = Namespaces(state, on_new=attach)
+    app = AsyncApp(__name__, middlewares=middlewares(settings, namespaces, plans))
     for api in APIS:
         app.add_api(documents[api.name], name=api.name, resolver=UNROUTED,
                     swagger_ui_options=SwaggerUIOptions(spec_path=f"{api.ui_path}/openapi.json",
@@ -157,13 +161,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
     error_handlers.install(app)
     app.state = state  # type: ignore[attr-defined]
     app.plans = tuple(plans)  # type: ignore[attr-defined]
+    app.namespaces = namespaces  # type: ignore[attr-defined]
     return app
 
 
-def _fault_plugins(settings: Settings, state: MockState) -> list[Plugin]:
-    """The plugin of the fault the settings name (``--fault``); none for a healthy mock."""
+# Plugins are found by entry point (pyproject.toml), so the core names none of them.
+PLUGIN_GROUP = "memmock.plugins"
+
+
+def _fault_plugins(settings: Settings) -> list[Plugin]:
+    """The plugin of the fault the settings name (``--fault``); none (nothing loaded) for a healthy mock."""
     if settings.fault is None:
         return []
-    from .faults import FaultPlugin  # a leaf: only a mock started with a fault loads it
-
-    return [FaultPlugin(settings.fault, state)]
+    found = entry_points(group=PLUGIN_GROUP, name="fault")
+    if not found:
+        raise StartupError(f"--fault needs the 'fault' plugin of entry point group {PLUGIN_GROUP!r}, which is not "
+                           "installed: reinstall memmock (pip install memmock)")
+    factory: Callable[[str], Plugin] = next(iter(found)).load()
+    return [factory(settings.fault)]

@@ -45,7 +45,7 @@ from .models.analytics import MAX_BUCKETS, AnalyticsBackend
 from .models.common import DocReader, norm_uuid
 from .plan import Authenticate, OperationPlan
 from .models.pagination import MAX_PAGE_SIZE, Page, order_items, paginate, parse_ordering, parse_page_size
-from .state import IblPrincipal, MockState, VaiPrincipal
+from .state import STATE_KEY, IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
 from .validation import SCOPE_KEY, replay, request_data
 from .wire import dumps
@@ -55,6 +55,7 @@ __all__ = ["FAULTS", "Fault", "FaultPlugin", "Exchange", "Reply", "fault_names",
 # What a fault leaves on the scope for its authentication hook, and what that hook saw.
 SWAP_KEY = "memmock.fault.swap"  # principal → the principal the handler gets
 PRINCIPAL_KEY = "memmock.fault.principal"
+MEMO_KEY = "fault"  # each state's memory of the fault (MockState.extensions)
 VAI_MODULE = "mock_server.api.vai_memory"
 ADMIN_MODULE = "mock_server.api.admin"
 
@@ -205,14 +206,15 @@ def swap_principal(scope: Scope, swap: Callable[[Any], Any]) -> None:
 class FaultPlugin:
     """Applies one fault from ``FAULTS`` to the operations it targets; others run untouched."""
 
-    def __init__(self, fault_name: str, state: MockState) -> None:
+    def __init__(self, fault_name: str) -> None:
         if fault_name not in FAULTS:
             raise ValueError(unknown_fault_message(fault_name))
-        self.state = state
         self.fault = FAULTS[fault_name]
-        self.memo: dict[str, Any] = {}
+    def attach(self, state: MockState) -> None:
+        """Break a new state as the fault breaks every state (its setup), with a memory of its own."""
+        memo = state.extensions[MEMO_KEY] = {}
         if self.fault.setup is not None:
-            self.fault.setup(state, self.memo)
+            self.fault.setup(state, memo)
 
     def _targets(self, plan: OperationPlan) -> bool:
         return self.fault.targets(plan.operation_id.rpartition(".")[2])
@@ -225,7 +227,8 @@ class FaultPlugin:
         assert action is not None
 
         async def faulty(scope: Scope, receive: Receive, send: Send) -> None:
-            reply = await action(Exchange(app, scope, receive, send, self.state, plan, self.memo))
+            state = scope["extensions"][STATE_KEY]
+            reply = await action(Exchange(app, scope, receive, send, state, plan, state.extensions[MEMO_KEY]))
             if reply is not None:
                 await reply.send(send)
 

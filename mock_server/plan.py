@@ -6,9 +6,11 @@ body validators (``validation.py``), its handler, its error style and, in strict
 response check (connexion's own response validators). A request then runs
 ``authenticate → parameters → body → handler`` with no lookup left to do.
 
-Plugins attach through two public hooks (``Plugin``): one wraps an operation's whole run (the
-ASGI app from security to the handler's reply), one wraps its authentication. The core never
-imports a plugin; ``app.py`` hands the ones the settings name to ``compile_plans``.
+Plugins attach through three public hooks (``Plugin``): one wraps an operation's whole run (the
+ASGI app from security to the handler's reply), one wraps its authentication, one sees each state
+the mock serves (where the models' policies are). The core never imports a plugin; ``app.py``
+finds the ones the settings name by entry point. Plans hold no state: a request runs on the
+state of its namespace, which the request path leaves on the scope.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .errors import Style, UnsupportedMediaType
 from .headers import first_header
 from .memo import Memo
 from .security import Authenticator, PrincipalFunction, compile_security
-from .state import MockState
+from .state import STATE_KEY, MockState
 from .validation import BODY_VALIDATORS, BodyValidator, ParameterValidator, request_data
 
 Handler = Callable[[], Awaitable[Response]]
@@ -51,7 +53,10 @@ VALIDATOR_COST = 4096  # what one body validator object and its key hold, about
 
 
 class Plugin(Protocol):
-    """What may hook into every operation's plan (both methods return their argument to stay out)."""
+    """What may hook into every operation's plan and every state (the wrappers return their argument to stay out)."""
+
+    def attach(self, state: MockState) -> None:
+        """See a state the mock serves (the default namespace's, then each new one's), before its first request."""
 
     def around(self, plan: OperationPlan, app: ASGIApp) -> ASGIApp:
         """The ASGI app that runs ``plan`` from security to the reply (``app``), or a wrapper of it."""
@@ -159,7 +164,6 @@ class OperationPlan:
     path: str  # the spec's path template, below the base path
     operation: OpenAPIOperation  # connexion's view of the operation (its spec, resolved)
     style: Style
-    state: MockState
     authenticate: Authenticate
     parameters: ParameterValidator
     body: BodyReader | None
@@ -184,7 +188,7 @@ class OperationPlan:
                 receive = await self.body.read(scope, receive)
             except ClientDisconnect:
                 return  # nobody left to answer, and a partial body changes nothing
-        CURRENT_CALL.set((scope, self.state, request_data(scope), principal))
+        CURRENT_CALL.set((scope, scope["extensions"][STATE_KEY], request_data(scope), principal))
         response = await self.handler()
         await response(scope, receive, send if self.response_check is None else self.response_check.wrap(scope, send))
 
@@ -217,8 +221,8 @@ def operations(api: ApiSpec) -> Iterator[OpenAPIOperation]:
                 yield OpenAPIOperation.from_spec(specification, path=path, method=method, resolver=resolver)
 
 
-def compile_plans(apis: Sequence[ApiSpec], state: MockState, functions: dict[str, PrincipalFunction], *,
-                  strict: bool, plugins: Sequence[Plugin] = ()) -> list[OperationPlan]:
+def compile_plans(apis: Sequence[ApiSpec], functions: dict[str, PrincipalFunction], *, strict: bool,
+                  plugins: Sequence[Plugin] = ()) -> list[OperationPlan]:
     """Every operation of ``apis``, compiled, with ``plugins`` attached."""
     plans = []
     for api in apis:
@@ -227,7 +231,7 @@ def compile_plans(apis: Sequence[ApiSpec], state: MockState, functions: dict[str
             security = operation.security if operation.security is not None else api.document.get("security", [])
             plan = OperationPlan(
                 api=api.name, base_path=api.base_path, method=operation.method.upper(), path=operation.path,
-                operation=operation, style=api.style, state=state,
+                operation=operation, style=api.style,
                 authenticate=_authenticate(compile_security(security, schemes, functions)),
                 parameters=ParameterValidator(operation.parameters),
                 body=BodyReader(operation) if operation.request_body else None,

@@ -1,12 +1,14 @@
 """The request path: every HTTP request, routed to its operation's plan, with one exception boundary.
 
 connexion hands each request to this middleware first (after its server-error and exception
-layers, and CORS). It attaches the state, refuses what no operation should see (a control
-character in the path, an admin request a web page could send, a body past the limit), finds
+layers, and CORS). It attaches the state of the request's namespace (``namespaces.py``), refuses
+what no operation should see (a control character in the path, an admin request a web page
+could send, a body past the limit), finds
 the operation (``routes.py``) and runs its plan (``plan.py``). Every error a routed request
 raises before its reply starts is answered here, through ``error_handlers.error_reply`` and so
-``errors.render``. A request no operation takes goes on to connexion: Swagger UI, and the 404s
-and slash redirects of its router.
+``errors.render``. A request no operation takes is answered as connexion's Starlette router
+would: 405 naming the methods its path has, a slash redirect, or (past Swagger UI, which
+connexion serves) 404.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from starlette.datastructures import URL
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin_guard import ADMIN_PREFIX, AdminLocks, is_admin_path
@@ -22,22 +26,25 @@ from .errors import MethodNotAllowed, PayloadTooLarge, not_found
 from .headers import first_header
 from .plan import OperationPlan
 from .routes import RouteTable
-from .state import OPERATION_KEY, STATE_KEY, MockState
+from .namespaces import DEFAULT, Namespaces, namespace_of
+from .state import NAMESPACES_KEY, OPERATION_KEY, STATE_KEY
 from .validation import style_of
 from .wire import dumps
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RequestPath:
     """The connexion middleware that serves every operation of the specs from its plan."""
 
-    def __init__(self, app: ASGIApp, *, plans: Sequence[OperationPlan], state: MockState) -> None:
+    def __init__(self, app: ASGIApp, *, plans: Sequence[OperationPlan], namespaces: Namespaces) -> None:
         self.app = app
-        self.state = state
+        self.namespaces = namespaces
         self.table = RouteTable(plans)
-        self.limit = state.settings.body_limit
-        self.locks = AdminLocks(state.settings)
+        settings = namespaces.default.settings
+        self.limit = settings.body_limit
+        self.locks = AdminLocks(settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,7 +71,17 @@ class RequestPath:
             await send({"type": "http.response.body", "body": content, "more_body": False})
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("extensions", {})[STATE_KEY] = self.state
+        namespaces = self.namespaces
+        name = namespace_of(scope)
+        if name == DEFAULT:
+            state = namespaces.default
+            if namespaces.unchanged and scope["method"] not in _READS:
+                namespaces.before_default_write()
+        else:
+            state = namespaces.state(name)
+        extensions = scope.setdefault("extensions", {})
+        extensions[STATE_KEY] = state
+        extensions[NAMESPACES_KEY] = namespaces
         path = scope["path"]
         if not (path.isascii() and path.isprintable()) and _CONTROL.search(path):
             # No route has a control character; Starlette's regexes disagree about a trailing
@@ -86,11 +103,15 @@ class RequestPath:
             if allowed:
                 # The path is a route's, the method none of its routes'; Allow names them all.
                 raise MethodNotAllowed(scope["method"], allowed)
-            await self.app(scope, receive, send)
+            toggled = self.table.redirect(path)
+            if toggled is not None:
+                await RedirectResponse(url=str(URL(scope={**scope, "path": toggled})))(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # Swagger UI, or no operation: 404 (``unrouted``)
             return
         plan = routed.plan
         scope["path_params"] = dict(routed.path_params)  # the table keeps its own
-        scope["extensions"][OPERATION_KEY] = plan.operation_id
+        extensions[OPERATION_KEY] = plan.operation_id
         await plan.run(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
@@ -107,3 +128,15 @@ class RequestPath:
             return message
 
         return receive_
+
+
+class Unrouted:
+    """The end of connexion's stack: what neither an operation nor Swagger UI took is not found."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app  # connexion's lifespan handling, for the other scope types
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raise not_found(style_of(scope))
+        await self.app(scope, receive, send)

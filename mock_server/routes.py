@@ -3,8 +3,9 @@
 ``RouteTable`` is built from the operations' plans (each spec's path templates and base path) and
 gives Starlette's answer, the one connexion's router would give: the first route, in the
 spec's order, that matches path and method, under the first base path (longest first) that
-matches. It walks a tree of path segments instead of trying one regex per route; a request it
-cannot place (a 404, or a slash redirect) goes on to connexion's router.
+matches. It walks a tree of path segments instead of trying one regex per route. For a path no
+route has, it also gives Starlette's slash redirect: the same path with its trailing slash added
+or dropped, when that one has routes.
 """
 
 from __future__ import annotations
@@ -183,6 +184,15 @@ class RouteTable:
         tree, inner = placed
         methods = tree.methods(inner)
         return tuple(m for m in ALLOW_ORDER if m in methods) + tuple(sorted(methods - set(ALLOW_ORDER)))
+
+    def redirect(self, path: str) -> str | None:
+        """The path with its trailing slash added or dropped when that path has routes (Starlette's slash redirect)."""
+        placed = self._mount_of(path)
+        if placed is None or placed[1] == "/":
+            return None
+        tree, inner = placed
+        toggled = inner.rstrip("/") if inner.endswith("/") else inner + "/"
+        return tree.base_path + toggled if tree.methods(toggled) else None
 
     def _find(self, method: str, path: str) -> Routed | None:
         placed = self._mount_of(path)

@@ -43,6 +43,7 @@ class Settings:
     header_timeout: float = 10.0  # seconds for a request's header block, from its first byte
     body_timeout: float = 10.0  # seconds for a request's body, from the end of its headers
     max_items: int = 1_000_000  # items stored in all (records, artifact versions, chat messages)
+    max_namespaces: int = 100  # named namespaces kept (X-Memmock-Namespace); past it the least recently used goes
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
 
@@ -62,6 +63,8 @@ class Settings:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds")
         if self.max_items < 0:
             raise ValueError("max items must not be negative")
+        if self.max_namespaces < 0:
+            raise ValueError("max namespaces must not be negative")
         if self.admin_token is not None and not self.admin_token.strip():
             raise ValueError("admin token must not be empty")
         if self.admin_token is None and not is_loopback(self.host):
@@ -69,11 +72,6 @@ class Settings:
                 f"--host {self.host} is beyond loopback, where anyone who reaches the port could read and replace "
                 "every token and record through /_mock: set --admin-token (or MEMMOCK_ADMIN_TOKEN), which every "
                 "/_mock request must then send as 'Authorization: Bearer <token>'")
-        if self.fault is not None:
-            from .faults import FAULTS, unknown_fault_message  # lazy: faults imports the app's layers
-
-            if self.fault not in FAULTS:
-                raise ValueError(unknown_fault_message(self.fault))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -105,7 +103,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "body_limit", "seed", "max_items"):
+    if name in ("port", "body_limit", "seed", "max_items", "max_namespaces"):
         try:
             return int(raw)
         except ValueError:

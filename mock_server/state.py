@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.types import Scope
 
 from .settings import Settings
 from .store import IblPrincipal, Store, VaiPrincipal
 
-__all__ = ["OPERATION_KEY", "STATE_KEY", "IblPrincipal", "MockState", "VaiPrincipal", "state_of"]
+__all__ = ["NAMESPACES_KEY", "OPERATION_KEY", "STATE_KEY", "IblPrincipal", "MockState", "VaiPrincipal", "state_of"]
 
 # What the request path leaves in ``scope["extensions"]`` for the layers below it.
 STATE_KEY = "memmock.state"  # the MockState answering the request
 OPERATION_KEY = "memmock.operation"  # the routed operation's id (module.function)
+NAMESPACES_KEY = "memmock.namespaces"  # every namespace's state (namespaces.Namespaces)
 
 
 @dataclass
@@ -22,6 +24,7 @@ class MockState:
 
     store: Store
     settings: Settings
+    extensions: dict[str, Any] = field(default_factory=dict)  # what plugins keep with this state, by plugin
 
 
 def state_of(scope: Scope) -> MockState:

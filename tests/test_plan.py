@@ -15,6 +15,7 @@ from mock_server.app import create_app
 from mock_server.plan import Authenticate, OperationPlan, ResponseCheck
 from mock_server.security import Authenticator
 from mock_server.settings import Settings
+from mock_server.state import MockState
 from mock_server.store import Store
 
 DELETE_MEMORY = "mock_server.api.vai_memory.delete_memory"
@@ -77,6 +78,9 @@ def test_the_response_check_stops_a_nonconforming_reply_before_anything_is_sent(
 
 class BreaksHealth:
     """A plugin that answers health with a reply the spec does not allow."""
+
+    def attach(self, state: MockState) -> None:
+        return None
 
     def around(self, plan: OperationPlan, app: ASGIApp) -> ASGIApp:
         if plan.operation_id != HEALTH:

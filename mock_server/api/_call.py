@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from ..headers import first_header
 from ..models.pagination import Page
+from ..namespaces import Namespaces
 from ..plan import CURRENT_CALL
-from ..state import MockState, VaiPrincipal
+from ..state import NAMESPACES_KEY, MockState, VaiPrincipal
 from ..store import Store
 from ..validation import RequestData
 from ..wire import dumps
@@ -25,6 +26,11 @@ class Call:
     state: MockState
     data: RequestData
     principal: Any
+
+    @property
+    def namespaces(self) -> Namespaces:
+        """Every namespace the mock keeps (the admin plane's business)."""
+        return self.scope["extensions"][NAMESPACES_KEY]  # type: ignore[no-any-return]
 
     @property
     def store(self) -> Store:

@@ -1,0 +1,122 @@
+"""Namespaces: a state of its own for each caller that names one, so parallel tests never meet.
+
+A request names its namespace with the header ``X-Memmock-Namespace: NAME`` (or, for a browser
+app, the cookie ``memmock_ns=NAME``); without one it uses the default namespace, the state
+``memmock serve`` loaded. A namespace starts, on its first request, as the default namespace was
+at startup (the loaded fixtures), with the same seed: the same requests give the same ids in
+every namespace. At most ``--max-namespaces`` are kept besides the default; past that the least
+recently used one is dropped, and the drop is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import Scope
+
+from .errors import InvalidRequest, Problem
+from .headers import first_header
+from .state import MockState
+from .store import Store
+
+logger = logging.getLogger("memmock")
+
+DEFAULT = "default"
+HEADER = b"x-memmock-namespace"
+COOKIE = "memmock_ns"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
+_COOKIE = re.compile(r"(?:^|;)\s*memmock_ns=\"?([^\";]*)\"?")
+
+
+def namespace_of(scope: Scope) -> str:
+    """The namespace a request names (``DEFAULT`` when none); InvalidRequest for a name that cannot be one."""
+    headers = scope["headers"]
+    raw = first_header(headers, HEADER)
+    where = "header"
+    if raw is None:
+        cookie = first_header(headers, b"cookie")
+        if cookie is None or b"memmock_ns=" not in cookie:
+            return DEFAULT
+        match = _COOKIE.search(cookie.decode("latin-1"))
+        raw, where = (match.group(1).encode("latin-1") if match else b""), "cookie"
+    name = raw.decode("latin-1").strip()
+    if not _NAME.fullmatch(name):
+        raise InvalidRequest([Problem(where, ("X-Memmock-Namespace" if where == "header" else COOKIE,), "custom", name,
+                                      {"message": "A namespace name is 1 to 64 letters, digits and . _ ~ - "
+                                                  "(starting with a letter or digit)."})])
+    return name
+
+
+@dataclass
+class Namespace:
+    """One namespace's state, and when it was made and last used (``time.time()`` seconds)."""
+
+    name: str
+    state: MockState
+    created: float
+    used: float
+
+
+class Namespaces:
+    """The default namespace's state and the named ones, made on first use, the least recently used dropped past the cap."""
+
+    def __init__(self, default: MockState, on_new: Callable[[MockState], None] = lambda state: None) -> None:
+        self.default = default
+        self.limit = default.settings.max_namespaces
+        self.on_new = on_new
+        self._named: OrderedDict[str, Namespace] = OrderedDict()
+        # The default state before its first change, exported when that comes (or a namespace is made).
+        self._document: Any = None
+        self._seed = default.store.ids.seed
+        self.created = time.time()
+        on_new(default)
+
+    def state(self, name: str) -> MockState:
+        """The state of namespace ``name`` (made now if it is new)."""
+        if name == DEFAULT:
+            return self.default
+        found = self._named.get(name)
+        if found is not None:
+            self._named.move_to_end(name)
+            found.used = time.time()
+            return found.state
+        return self._make(name).state
+
+    def drop(self, name: str) -> bool:
+        """Forget namespace ``name`` (not the default); whether there was one."""
+        return self._named.pop(name, None) is not None
+
+    def all(self) -> list[Namespace]:
+        """Every namespace, the default first, then the most recently used first."""
+        default = Namespace(DEFAULT, self.default, self.created, time.time())
+        return [default, *reversed(self._named.values())]
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether no request has yet been let change the default state."""
+        return self._document is None
+
+    def before_default_write(self) -> None:
+        """Called before a request may change the default state: what namespaces start from is kept first."""
+        if self._document is None:
+            self._document = self.default.store.export()
+
+    def _make(self, name: str) -> Namespace:
+        default = self.default.store
+        store = Store(clock=default.clock, seed=self._seed, keep_seed=True, max_items=default.items.limit)
+        self.before_default_write()
+        store.load(self._document)
+        now = time.time()
+        namespace = self._named[name] = Namespace(name, MockState(store=store, settings=self.default.settings), now, now)
+        self.on_new(namespace.state)
+        while len(self._named) > self.limit:
+            evicted, _ = self._named.popitem(last=False)
+            logger.warning("memmock: namespace %r dropped: the least recently used of more than %d "
+                           "(--max-namespaces)", evicted, self.limit)
+        return namespace
