@@ -43,7 +43,7 @@ from .errors import InvalidPage, InvalidRequest, MockError, NotFound
 from .headers import first_header
 from .models.analytics import MAX_BUCKETS, AnalyticsBackend
 from .models.common import DocReader, norm_uuid
-from .plan import Authenticate, OperationPlan
+from .plan import Authenticate, OperationPlan, Plugin
 from .models.pagination import MAX_PAGE_SIZE, Page, order_items, paginate, parse_ordering, parse_page_size
 from .state import STATE_KEY, IblPrincipal, MockState, VaiPrincipal
 from .store import Credentials, Store
@@ -203,7 +203,7 @@ def swap_principal(scope: Scope, swap: Callable[[Any], Any]) -> None:
     scope.setdefault("extensions", {})[SWAP_KEY] = swap
 
 
-class FaultPlugin:
+class FaultPlugin(Plugin):
     """Applies one fault from ``FAULTS`` to the operations it targets; others run untouched."""
 
     def __init__(self, fault_name: str) -> None:

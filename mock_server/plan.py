@@ -6,9 +6,9 @@ body validators (``validation.py``), its handler, its error style and, in strict
 response check (connexion's own response validators). A request then runs
 ``authenticate → parameters → body → handler`` with no lookup left to do.
 
-Plugins attach through three public hooks (``Plugin``): one wraps an operation's whole run (the
-ASGI app from security to the handler's reply), one wraps its authentication, one sees each state
-the mock serves (where the models' policies are). The core never imports a plugin; ``app.py``
+Plugins attach through four public hooks (``Plugin``): one wraps an operation's whole run (the
+ASGI app from security to the handler's reply), one its authentication, one its handler, and one
+sees each state the mock serves (where the models' policies are). The core never imports a plugin; ``app.py``
 finds the ones the settings name by entry point. Plans hold no state: a request runs on the
 state of its namespace, which the request path leaves on the scope.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import NonConformingResponseHeaders
@@ -52,17 +52,29 @@ BODY_VALIDATOR_BUDGET = 64 * 1024
 VALIDATOR_COST = 4096  # what one body validator object and its key hold, about
 
 
-class Plugin(Protocol):
-    """What may hook into every operation's plan and every state (the wrappers return their argument to stay out)."""
+class Plugin:
+    """A hook into every operation's plan and every state; each method's default stays out of the way.
+
+    In ``compile_plans``'s list, a later plugin's wrappers wrap the earlier ones' (the last is
+    outermost). ``around`` sees the request before security and the reply after strict response
+    validation; ``handler`` is called in the handler's place once the request is authenticated
+    and valid (``CURRENT_CALL`` holds it); ``authenticate`` may change the principal.
+    """
 
     def attach(self, state: MockState) -> None:
         """See a state the mock serves (the default namespace's, then each new one's), before its first request."""
 
     def around(self, plan: OperationPlan, app: ASGIApp) -> ASGIApp:
         """The ASGI app that runs ``plan`` from security to the reply (``app``), or a wrapper of it."""
+        return app
 
     def authenticate(self, plan: OperationPlan, authenticate: Authenticate) -> Authenticate:
         """``plan``'s authentication (``authenticate``), or a wrapper of it."""
+        return authenticate
+
+    def handler(self, plan: OperationPlan, handler: Handler) -> Handler:
+        """``plan``'s handler, or a wrapper of it (called once the request is authenticated and valid)."""
+        return handler
 
 
 class BodyReader:
@@ -240,6 +252,7 @@ def compile_plans(apis: Sequence[ApiSpec], functions: dict[str, PrincipalFunctio
             )
             for plugin in plugins:
                 plan.authenticate = plugin.authenticate(plan, plan.authenticate)
+                plan.handler = plugin.handler(plan, plan.handler)
                 plan.run = plugin.around(plan, plan.run)
             plans.append(plan)
     return plans
