@@ -2,7 +2,7 @@
 
 A request names its namespace with the header ``X-Memmock-Namespace: NAME`` (or, for a browser
 app, the cookie ``memmock_ns=NAME``); without one it uses the default namespace, the state
-``memmock serve`` loaded. A namespace starts, on its first request, as the default namespace was
+``memmock serve`` loaded (or, under the pytest plugin, the current test's namespace). A namespace starts, on its first request, as the default namespace was
 at startup (the loaded fixtures), with the same seed: the same requests give the same ids in
 every namespace. At most ``--max-namespaces`` are kept besides the default; past that the least
 recently used one is dropped, and the drop is logged.
@@ -34,15 +34,15 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
 _COOKIE = re.compile(r"(?:^|;)\s*memmock_ns=\"?([^\";]*)\"?")
 
 
-def namespace_of(scope: Scope) -> str:
-    """The namespace a request names (``DEFAULT`` when none); InvalidRequest for a name that cannot be one."""
+def namespace_of(scope: Scope) -> str | None:
+    """The namespace a request names (None: it names none); InvalidRequest for a name that cannot be one."""
     headers = scope["headers"]
     raw = first_header(headers, HEADER)
     where = "header"
     if raw is None:
         cookie = first_header(headers, b"cookie")
         if cookie is None or b"memmock_ns=" not in cookie:
-            return DEFAULT
+            return None
         match = _COOKIE.search(cookie.decode("latin-1"))
         raw, where = (match.group(1).encode("latin-1") if match else b""), "cookie"
     name = raw.decode("latin-1").strip()
@@ -71,11 +71,23 @@ class Namespaces:
         self.limit = default.settings.max_namespaces
         self.on_new = on_new
         self._named: OrderedDict[str, Namespace] = OrderedDict()
+        # Where requests that name no namespace go: the default one, unless a test runner (the
+        # pytest plugin) points them at the current test's own.
+        self.fallback = DEFAULT
         # The default state before its first change, exported when that comes (or a namespace is made).
         self._document: Any = None
         self._seed = default.store.ids.seed
         self.created = time.time()
         on_new(default)
+
+    def state_of_request(self, scope: Scope, *, write: bool) -> MockState:
+        """The state a request runs on: its namespace's, or the fallback's when it names none."""
+        name = namespace_of(scope) or self.fallback
+        if name == DEFAULT:
+            if write and self._document is None:
+                self.before_default_write()
+            return self.default
+        return self.state(name)
 
     def state(self, name: str) -> MockState:
         """The state of namespace ``name`` (made now if it is new)."""
@@ -96,11 +108,6 @@ class Namespaces:
         """Every namespace, the default first, then the most recently used first."""
         default = Namespace(DEFAULT, self.default, self.created, time.time())
         return [default, *reversed(self._named.values())]
-
-    @property
-    def unchanged(self) -> bool:
-        """Whether no request has yet been let change the default state."""
-        return self._document is None
 
     def before_default_write(self) -> None:
         """Called before a request may change the default state: what namespaces start from is kept first."""

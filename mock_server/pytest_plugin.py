@@ -1,13 +1,17 @@
 """The memmock pytest plugin: a ``memmock`` fixture that serves the mock to your own test suite.
 
 Installed with memmock (entry point ``pytest11``). The mock starts once per session, in a thread of
-the test process, on a free loopback port, so each pytest-xdist worker has a mock and a state of its
-own; it stops when the session ends. ``--memmock-fixtures FILE`` (or the ini key
-``memmock_fixtures``) loads your fixtures instead of the bundled dev fixtures.
+the test process, on a free loopback port, so each pytest-xdist worker has a mock of its own; it
+stops when the session ends. Each test that uses it gets a namespace of its own (``memmock_namespace``):
+its requests, with or without the namespace header, read and write a state that starts as the
+loaded fixtures. ``--memmock-fixtures FILE`` (or the ini key ``memmock_fixtures``) loads your
+fixtures instead of the bundled dev fixtures.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .listen import BackgroundServer
+    from .namespaces import Namespaces
     from .store import Store
 
 INI_KEY = "memmock_fixtures"
@@ -48,14 +53,28 @@ class VaiToken:
 class Memmock:
     """A running mock: its ``url``, the tokens of its state, and its admin plane (``/_mock``)."""
 
-    def __init__(self, background: BackgroundServer, store: Store) -> None:
+    def __init__(self, background: BackgroundServer, namespaces: Namespaces) -> None:
         import httpx
 
         self._background = background
-        self._store = store
+        self._namespaces = namespaces
         self.url = f"http://127.0.0.1:{background.port}"
         # The admin plane, for what the methods below do not cover (its docs: /_mock/docs/).
         self.admin: httpx.Client = httpx.Client(base_url=f"{self.url}/_mock", timeout=30)
+
+    @property
+    def namespace(self) -> str:
+        """The namespace requests that name none use now: the current test's (``default`` outside a test)."""
+        return self._namespaces.fallback
+
+    def use_namespace(self, name: str) -> None:
+        """Send requests that name no namespace to ``name`` (the ``memmock_namespace`` fixture does, per test)."""
+        self._namespaces.fallback = name
+
+    @property
+    def _store(self) -> Store:
+        """The state of the current namespace."""
+        return self._namespaces.state(self.namespace).store
 
     @property
     def ibl_tokens(self) -> list[IblToken]:
@@ -121,7 +140,7 @@ def start(fixtures: Traversable | None) -> Memmock:
     app = create_app(settings)
     background = BackgroundServer(app, settings, listen(settings.host, settings.port))
     background.start()
-    return Memmock(background, app.state.store)
+    return Memmock(background, app.namespaces)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,3 +183,25 @@ def memmock(pytestconfig: pytest.Config) -> Iterator[Memmock]:
         yield server
     finally:
         server.stop()
+
+
+def namespace_for(nodeid: str) -> str:
+    """A namespace name for a test: its name, cut to fit, after a digest of its whole id (unique per test)."""
+    digest = hashlib.sha1(nodeid.encode("utf-8")).hexdigest()[:10]
+    tail = re.sub(r"[^A-Za-z0-9._~-]+", "-", nodeid.rpartition("::")[2]).strip("-.~_")
+    return f"t{digest}-{tail}"[:64].rstrip("-.~_")
+
+
+@pytest.fixture(autouse=True)
+def memmock_namespace(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The current test's own namespace on the mock, when the test uses the ``memmock`` fixture (else None)."""
+    if "memmock" not in request.fixturenames:
+        yield None
+        return
+    server: Memmock = request.getfixturevalue("memmock")
+    name = namespace_for(request.node.nodeid)
+    server.use_namespace(name)
+    try:
+        yield name
+    finally:
+        server.use_namespace("default")

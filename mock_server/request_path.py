@@ -26,7 +26,7 @@ from .errors import MethodNotAllowed, PayloadTooLarge, not_found
 from .headers import first_header
 from .plan import OperationPlan
 from .routes import RouteTable
-from .namespaces import DEFAULT, Namespaces, namespace_of
+from .namespaces import Namespaces
 from .state import NAMESPACES_KEY, OPERATION_KEY, STATE_KEY
 from .validation import style_of
 from .wire import dumps
@@ -72,13 +72,7 @@ class RequestPath:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         namespaces = self.namespaces
-        name = namespace_of(scope)
-        if name == DEFAULT:
-            state = namespaces.default
-            if namespaces.unchanged and scope["method"] not in _READS:
-                namespaces.before_default_write()
-        else:
-            state = namespaces.state(name)
+        state = namespaces.state_of_request(scope, write=scope["method"] not in _READS)
         extensions = scope.setdefault("extensions", {})
         extensions[STATE_KEY] = state
         extensions[NAMESPACES_KEY] = namespaces

@@ -47,6 +47,19 @@ def test_admin_plane(memmock):
         raise AssertionError("a bad document was accepted")
     memmock.reset()  # back to the last loaded document
     assert [t.key for t in memmock.ibl_tokens] == ["only-key"]
+
+
+def test_each_test_writes_in_a_namespace_of_its_own_first(memmock):
+    vai = {"Authorization": f"Bearer {memmock.vai_token()}"}
+    assert "test_each_test_writes_in_a_namespace" in memmock.namespace
+    httpx.post(f"{memmock.url}/api/v1/memory", headers=vai, json={"content": "left behind"}).raise_for_status()
+
+
+def test_each_test_writes_in_a_namespace_of_its_own_then(memmock):
+    vai = {"Authorization": f"Bearer {memmock.vai_token()}"}
+    contents = [m["content"] for m in httpx.get(f"{memmock.url}/api/v1/memory", headers=vai).json()["memories"]]
+    assert "left behind" not in contents  # no reset: the test before wrote in its own namespace
+    assert [t.key for t in memmock.ibl_tokens] != ["only-key"]  # nor does a loaded document carry over
 '''
 
 OWN_FIXTURES = """
@@ -64,7 +77,7 @@ def test_tokens(memmock):
 def test_the_fixture_serves_the_mock(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_SUITE)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")  # every installed plugin, as a user has them
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=5)
 
 
 @pytest.fixture
