@@ -96,12 +96,16 @@ def _load_spec(path: Traversable) -> str:
     return json.dumps(read_spec(path))
 
 
-def load_spec(name: str) -> dict[str, Any]:
-    """A fresh copy of one of the mock's specs (``ibl``, ``virtuousai`` or ``admin``)."""
+def spec_text(name: str) -> str:
+    """One of the mock's specs (``ibl``, ``virtuousai`` or ``admin``) as JSON text, read once per file."""
     api = next(a for a in APIS if a.name == name)
-    # Cached per file (as JSON text: loading a copy is quicker than copying a tree); the
-    # Traversable files() hands out for a package on disk is a (hashable) pathlib path.
-    document: dict[str, Any] = json.loads(_load_spec(SPEC_DIR / api.spec_file))  # type: ignore[arg-type]
+    # The Traversable files() hands out for a package on disk is a (hashable) pathlib path.
+    return _load_spec(SPEC_DIR / api.spec_file)  # type: ignore[arg-type]
+
+
+def load_spec(name: str) -> dict[str, Any]:
+    """A fresh copy of one of the mock's specs (loading a copy from its text is quicker than copying a tree)."""
+    document: dict[str, Any] = json.loads(spec_text(name))
     return document
 
 
@@ -143,7 +147,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
     for api in APIS:
         documents[api.name] = load_spec(api.name)
         try:
-            plans += compile_plans([ApiSpec(api.name, documents[api.name], api.base_path, api.style)],
+            plans += compile_plans([ApiSpec(api.name, spec_text(api.name), api.base_path, api.style)],
                                    PRINCIPAL_FUNCTIONS, strict=settings.strict, plugins=plugins)
         except InvalidSpecification as exc:
             raise StartupError(f"spec {SPEC_DIR / api.spec_file}: not a valid OpenAPI document: "

@@ -15,7 +15,9 @@ state of its namespace, which the request path leaves on the scope.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+import functools
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,22 +217,28 @@ def _authenticate(authenticator: Authenticator | None) -> Authenticate:
 
 @dataclass(frozen=True)
 class ApiSpec:
-    """One spec the mock serves: its name, its document (plain dicts) and where its paths start."""
+    """One spec the mock serves: its name, its document (as JSON text) and where its paths start."""
 
     name: str
-    document: dict[str, Any]
+    text: str
     base_path: str
     style: Style
 
 
-def operations(api: ApiSpec) -> Iterator[OpenAPIOperation]:
-    """connexion's operations of one spec, in the spec's order, handlers resolved."""
-    specification = Specification.from_dict(api.document)
+@functools.lru_cache(maxsize=16)
+def _operations(text: str) -> tuple[OpenAPIOperation, ...]:
+    # Validating and resolving a spec takes a tenth of a second; apps built from the same
+    # document (a test suite builds hundreds) share connexion's read-only view of it.
+    specification = Specification.from_dict(json.loads(text))
     resolver = Resolver()
-    for path, methods in specification["paths"].items():
-        for method in methods:
-            if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
-                yield OpenAPIOperation.from_spec(specification, path=path, method=method, resolver=resolver)
+    return tuple(OpenAPIOperation.from_spec(specification, path=path, method=method, resolver=resolver)
+                 for path, methods in specification["paths"].items() for method in methods
+                 if method in ("get", "put", "post", "delete", "options", "head", "patch", "trace"))
+
+
+def operations(api: ApiSpec) -> tuple[OpenAPIOperation, ...]:
+    """connexion's operations of one spec, in the spec's order, handlers resolved."""
+    return _operations(api.text)
 
 
 def compile_plans(apis: Sequence[ApiSpec], functions: dict[str, PrincipalFunction], *, strict: bool,
@@ -238,8 +246,8 @@ def compile_plans(apis: Sequence[ApiSpec], functions: dict[str, PrincipalFunctio
     """Every operation of ``apis``, compiled, with ``plugins`` attached."""
     plans = []
     for api in apis:
-        schemes = api.document.get("components", {}).get("securitySchemes", {})
         for operation in operations(api):
+            schemes = operation.security_schemes or {}
             security = operation.security if operation.security is not None else api.document.get("security", [])
             plan = OperationPlan(
                 api=api.name, base_path=api.base_path, method=operation.method.upper(), path=operation.path,
