@@ -32,6 +32,7 @@ from mock_server.models.analytics import AnalyticsBackend
 from mock_server.models.artifacts import ArtifactsBackend
 from mock_server.models.chat_history import ChatHistoryBackend
 from mock_server.models.chat_memory import ChatMemoryBackend
+from mock_server.models.collection import Family
 from mock_server.models.common import Context, DocReader, IdSource, ItemCount, UserInfo, UserRegistry
 from mock_server.models.custom_instruction import CustomInstructionBackend
 from mock_server.models.downloads import DownloadsBackend
@@ -94,6 +95,13 @@ class Credentials:
         self.ibl_tokens.clear()
         self.vai_tokens.clear()
 
+    def adopt(self, other: Credentials) -> list[Any]:
+        """Take ``other``'s tokens (a staged state's) as these; the containers replaced, for freeing."""
+        replaced: list[Any] = [self.ibl_tokens, self.vai_tokens]
+        self.ibl_tokens, self.vai_tokens = other.ibl_tokens, other.vai_tokens
+        other.ibl_tokens, other.vai_tokens = {}, {}
+        return replaced
+
 
 # libyaml's C loader when PyYAML was built with it (about 10x faster), else the pure-Python one.
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -130,8 +138,9 @@ class Store:
         self.chat_history = ChatHistoryBackend(ctx)
         self.analytics = AnalyticsBackend(self.chat_history)
         self.vai_memory = VaiMemoryBackend(ctx)
-        self._ibl_backends = (self.chat_memory, self.profile_memory, self.custom_instruction, self.artifacts,
-                              self.edx_memory, self.downloads, self.chat_history)
+        self._ibl_backends: tuple[Family, ...] = (self.chat_memory, self.profile_memory, self.custom_instruction,
+                                                  self.artifacts, self.edx_memory, self.downloads, self.chat_history)
+        self._families = (*self._ibl_backends, self.vai_memory)
         self._last_document = Snapshot.of({})
 
     # --- whole-state operations ------------------------------------------------------------
@@ -213,23 +222,14 @@ class Store:
         return Store(self.clock, self.seed, keep_seed=self.keep_seed, max_items=self.items.limit)
 
     def _adopt(self, other: Store, *, keep_ahead: bool) -> list[Any]:
-        # Keep the backend objects (handlers may hold them) and move the other's state into them.
-        replaced: list[Any] = [self.ids.reserved, self.users._users, self.credentials.ibl_tokens,
-                               self.credentials.vai_tokens]
+        # The family objects stay (handlers and the analytics hold them); the other's state moves into them.
+        replaced: list[Any] = [self.ids.reserved]
         self.ids.adopt(other.ids, keep_ahead=keep_ahead)
         self.items.used = other.items.used
-        self.users._users = other.users._users
-        self.credentials.ibl_tokens = other.credentials.ibl_tokens
-        self.credentials.vai_tokens = other.credentials.vai_tokens
-        for mine, theirs in zip(self._ibl_backends + (self.vai_memory,), other._ibl_backends + (other.vai_memory,)):
-            ctx = mine._ctx
-            hook = getattr(mine, "fail_predicate", None)
-            moved = {k: v for k, v in theirs.__dict__.items() if k != "_ctx"}
-            replaced += [mine.__dict__[k] for k in moved if k in mine.__dict__ and mine.__dict__[k] is not moved[k]]
-            mine.__dict__.update(moved)
-            mine._ctx = ctx
-            if hook is not None:
-                mine.fail_predicate = hook
+        replaced += self.users.adopt(other.users)
+        replaced += self.credentials.adopt(other.credentials)
+        for mine, theirs in zip(self._families, other._families):
+            replaced += mine.adopt(theirs)
         return replaced
 
     def _read(self, document: Any) -> None:
@@ -258,11 +258,11 @@ class Store:
                 self.credentials.vai_tokens[rec["key"]] = VaiPrincipal(rec["organization_id"], rec["name"])
         for api, backends in (("ibl", self._ibl_backends), ("vai", (self.vai_memory,))):
             block = reader.section(document, api, (), kind="dict")
-            reader.known_keys(block, [s for b in backends for s in b.SECTIONS], (api,))
+            reader.known_keys(block, [s for b in backends for s in b.sections], (api,))
             for backend in backends:
-                sections = {name: reader.section(block, name, (api,)) for name in backend.SECTIONS}
+                sections = {name: reader.section(block, name, (api,)) for name in backend.sections}
                 backend.load(reader, sections, (api,))
-        self.items.used = sum(backend.item_count() for backend in (*self._ibl_backends, self.vai_memory))
+        self.items.used = sum(backend.item_count() for backend in self._families)
         limit = self.items.limit
         if limit is not None and self.items.used > limit:
             reader.fail((), "custom", None, message=f"The document holds {self.items.used} items; this mock "

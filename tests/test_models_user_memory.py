@@ -63,7 +63,7 @@ def test_schedule_update_records_a_task(empty):
     answer = empty.chat_memory.schedule_update("main", "johndoe", {"content": "new"})
     assert answer["message"] == "Chat memory update scheduled."
     assert uuid.UUID(answer["task_id"]).version == 4
-    assert empty.chat_memory.tasks[-1]["task_id"] == answer["task_id"]
+    assert empty.chat_memory.tasks[-1].task_id == answer["task_id"]
 
 
 def test_memory_status_404_then_upsert(empty):

@@ -16,8 +16,9 @@ from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any, Callable, Sequence
 
-from mock_server.clock import UTC, isoformat_micros, parse_date, parse_datetime, to_micros
+from mock_server.clock import UTC, parse_date, parse_datetime, to_micros
 from mock_server.errors import InvalidRequest, NotFound, Problem
+from mock_server.models.collection import Collection, Family, Layout, field
 from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid, require_uuid
 from mock_server.models.pagination import Page, order_items, paginate, parse_ordering
 
@@ -30,43 +31,57 @@ DEFAULT_SENTIMENT = "neutral"
 class Message:
     """One message of a conversation."""
 
-    type: str  # one of MESSAGE_TYPES
-    content: str
-    timestamp_us: int  # microseconds since the epoch
+    type: str = field("str")  # one of MESSAGE_TYPES
+    content: str = field("str")
+    timestamp_us: int = field("micros", key="timestamp")  # microseconds since the epoch
+
+
+@dataclass(slots=True, eq=False)
+class Topic:
+    """A topic as documents and bodies spell it (a conversation keeps only the names)."""
+
+    name: str = field("str")
+
+
+def _named(names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"name": name} for name in names]
 
 
 @dataclass(slots=True, eq=False)
 class Conversation:
-    """One stored conversation; ``_out`` renders it. Identity is what matters (eq=False)."""
+    """One stored conversation. Identity is what matters (eq=False)."""
 
-    id: str
-    org: str
-    student: str
-    email: str | None
-    mentor: str
-    topics: tuple[str, ...]  # topic names
-    sentiment: str
-    model: str
-    platform: str
-    rating: int
-    lti_email: str | None
-    lti_username: str | None
-    inserted_us: int  # inserted_at, microseconds since the epoch (also the index key)
-    has_document: bool
-    memory_tracked: bool
-    enable_artifacts: bool
-    is_shared: bool
-    is_authenticated: bool
-    llm_name: str | None
-    llm_provider: str | None
-    metadata: Any
-    title: str | None
-    tools: tuple[Any, ...]
-    messages: tuple[Message, ...]  # smaller than a list; appends are rare (admin plane) and rebuild it
-    n_human: int
-    n_ai: int
+    id: str = field("uuid")
+    org: str = field("str")
+    student: str = field("str")
+    email: str | None = field("str?", None)  # none in a document: the user's
+    mentor: str = field("uuid", write=True)
+    topics: tuple[str, ...] = field("list", (), write=True, to_doc=_named)  # names, read from Topic records
+    sentiment: str = field("str", DEFAULT_SENTIMENT)
+    model: str = field("str", "", write=True)
+    platform: str = field("str", "", write=True)
+    rating: int = field("int", 0)
+    lti_email: str | None = field("str?", None)  # none in a document: the user's
+    lti_username: str | None = field("str?", None)  # none in a document: the user's
+    inserted_us: int = field("micros", key="inserted_at")  # microseconds since the epoch (also the index key)
+    has_document: bool = field("bool", False, write=True)
+    memory_tracked: bool = field("bool", False, write=True)
+    enable_artifacts: bool = field("bool", False, write=True)
+    is_shared: bool = field("bool", False, write=True)
+    is_authenticated: bool = field("bool", True, write=True)
+    llm_name: str | None = field("str?", None, write=True)
+    llm_provider: str | None = field("str?", None, write=True)
+    metadata: Any = field("any", None, write=True)
+    title: str | None = field("str?", None, write=True)
+    tools: tuple[Any, ...] = field("list[int]", (), write=True, load=tuple, to_doc=list)
+    # Smaller than a list; appends are rare (admin plane) and rebuild it.
+    messages: tuple[Message, ...] = field("list", (), to_doc=lambda messages: [MESSAGE.export(m) for m in messages])
+    n_human: int = 0
+    n_ai: int = 0
 
 
+MESSAGE, TOPIC, CONVERSATION = Layout(Message), Layout(Topic), Layout(Conversation)
+REQUIRED_ON_WRITE = ("topics", "mentor", "model", "platform")
 _FIELDS: dict[str, Callable[[Conversation], Any]] = {
     "inserted_at": attrgetter("inserted_us"),
     "rating": attrgetter("rating"),
@@ -74,63 +89,14 @@ _FIELDS: dict[str, Callable[[Conversation], Any]] = {
     "sentiment": attrgetter("sentiment"),
 }
 
-# Body fields a client may write, with their defaults on create.
-WRITABLE: dict[str, Any] = {
-    "topics": (),
-    "mentor": None,
-    "model": "",
-    "platform": "",
-    "has_document": False,
-    "memory_tracked": False,
-    "enable_artifacts": False,
-    "is_shared": False,
-    "is_authenticated": True,
-    "llm_name": None,
-    "llm_provider": None,
-    "metadata": None,
-    "title": None,
-    "tools": (),
-}
-REQUIRED_ON_WRITE = ("topics", "mentor", "model", "platform")
 
-_CONV_SPEC = {
-    "id": ("uuid", True, None),
-    "org": ("str", True, None),
-    "student": ("str", True, None),
-    "email": ("str?", False, None),
-    "mentor": ("uuid", True, None),
-    "topics": ("list", False, list),
-    "sentiment": ("str", False, DEFAULT_SENTIMENT),
-    "model": ("str", False, ""),
-    "platform": ("str", False, ""),
-    "rating": ("int", False, 0),
-    "lti_email": ("str?", False, None),
-    "lti_username": ("str?", False, None),
-    "inserted_at": ("micros", True, None),
-    "has_document": ("bool", False, False),
-    "memory_tracked": ("bool", False, False),
-    "enable_artifacts": ("bool", False, False),
-    "is_shared": ("bool", False, False),
-    "is_authenticated": ("bool", False, True),
-    "llm_name": ("str?", False, None),
-    "llm_provider": ("str?", False, None),
-    "metadata": ("any", False, None),
-    "title": ("str?", False, None),
-    "tools": ("list[int]", False, list),
-    "messages": ("list", False, list),
-}
-_TOPIC_SPEC = {"name": ("str", True, None)}
-_MESSAGE_SPEC = {"type": ("str", True, None), "content": ("str", True, None), "timestamp": ("micros", True, None)}
-
-
-class ChatHistoryBackend:
+class ChatHistoryBackend(Family):
     """Conversations per org (the whole org is listed; a created one belongs to the path user)."""
 
-    SECTIONS = ("chat_history",)
-
     def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._convs: dict[str, dict[str, Conversation]] = {}
+        self._convs = Collection(CONVERSATION, "chat_history", ctx.ids, scope=("org",),
+                                 duplicate=("id", "Duplicate id."))
+        super().__init__(ctx, self._convs)
         self._index: dict[str, TimeIndex] = {}
         self._mentor_index: dict[tuple[str, str], TimeIndex] = {}
 
@@ -168,11 +134,11 @@ class ChatHistoryBackend:
         self._check_required(fields)
         self._ctx.items.take()
         user = self._ctx.users.get(org, username)
-        conv = Conversation(
-            id=self._ctx.ids.uuid4(), org=org, student=username, email=user.email, sentiment=DEFAULT_SENTIMENT,
-            rating=0, lti_email=user.lti_email or "", lti_username=user.lti_username or "",
-            inserted_us=to_micros(self._ctx.clock.now()), messages=(), n_human=0, n_ai=0, **WRITABLE,
-        )
+        conv = Conversation(**{
+            **CONVERSATION.defaults, "id": self._ctx.ids.uuid4(), "org": org, "student": username, "email": user.email,
+            "mentor": None, "lti_email": user.lti_email or "", "lti_username": user.lti_username or "",
+            "inserted_us": to_micros(self._ctx.clock.now()),
+        })  # the mentor and the other fields given: written next
         self._write(conv, fields)
         self._insert(conv)
         return _out(conv)
@@ -199,7 +165,7 @@ class ChatHistoryBackend:
     def destroy(self, org: str, conversation_id: Any, filters: dict[str, Any] | None = None) -> None:
         """Delete a conversation of the org; NotFound if absent."""
         conv = self._get(org, conversation_id, filters)
-        del self._convs[org][conv.id]
+        self._convs.remove(conv)
         self._index[org].remove(conv.inserted_us, conv.id)
         self._mentor_index[(org, conv.mentor)].remove(conv.inserted_us, conv.id)
         self._ctx.items.give_back(1 + len(conv.messages))
@@ -282,13 +248,13 @@ class ChatHistoryBackend:
 
     def item_count(self) -> int:
         """How many items this family holds: conversations and their messages (for the store's limit)."""
-        return sum(1 + len(c.messages) for convs in self._convs.values() for c in convs.values())
+        return sum(1 + len(c.messages) for c in self._convs)
 
     def count(self, org: str | None = None) -> int:
         """How many conversations (of one org, or in all)."""
         if org is not None:
-            return len(self._convs.get(org, {}))
-        return sum(len(d) for d in self._convs.values())
+            return len(self._convs.in_scope(org))
+        return len(self._convs)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -296,7 +262,7 @@ class ChatHistoryBackend:
                 mentor: str | None, sentiment: str | None, topics: str | None) -> Sequence[Conversation]:
         start = _query_date("start_date", start_date)
         end = _query_date("end_date", end_date)
-        by_id = self._convs.get(org, {})
+        by_id = self._convs.in_scope(org)
         index = self._index.get(org) or TimeIndex()
         lo = to_micros(_midnight(start)) if start else None
         hi = to_micros(_midnight(end + timedelta(days=1))) if end else None
@@ -327,9 +293,7 @@ class ChatHistoryBackend:
         return rows
 
     def _get(self, org: str, conversation_id: Any, filters: dict[str, Any] | None) -> Conversation:
-        conv = self._convs.get(org, {}).get(require_uuid(conversation_id))
-        if conv is None:
-            raise NotFound()
+        conv = self._convs.get(org, require_uuid(conversation_id))
         if filters:
             allowed = {"start_date", "end_date", "filter_user_id", "mentor", "sentiment", "topics"}
             wanted = {k: v for k, v in filters.items() if k in allowed and v is not None}
@@ -353,7 +317,7 @@ class ChatHistoryBackend:
             if mentor is None:
                 raise InvalidRequest([_problem("mentor", "uuid", fields["mentor"])])
             conv.mentor = mentor
-        for name in WRITABLE:
+        for name in CONVERSATION.writable:
             if name == "mentor" or name not in fields:
                 continue
             value = fields[name]
@@ -365,7 +329,7 @@ class ChatHistoryBackend:
 
     def _insert(self, conv: Conversation) -> None:
         org = conv.org
-        self._convs.setdefault(org, {})[conv.id] = conv
+        self._convs.add(conv)
         self._index.setdefault(org, TimeIndex()).insert(conv.inserted_us, conv.id, _count(conv))
         self._mentor_index.setdefault((org, conv.mentor), TimeIndex()).insert(
             conv.inserted_us, conv.id, _count(conv))
@@ -374,56 +338,16 @@ class ChatHistoryBackend:
 
     def clear(self) -> None:
         """Drop everything."""
-        self._convs.clear()
+        super().clear()
         self._index.clear()
         self._mentor_index.clear()
 
     def load(self, reader: DocReader, sections: dict[str, list[Any]], path: Path) -> None:
-        """Read this family's section of a fixtures document (messages nested in each conversation)."""
-        users = self._ctx.users
-        pending: list[Conversation] = []
-        seen: set[str] = set()
-        for i, raw in enumerate(sections["chat_history"]):
-            where = path + ("chat_history", i)
-            rec = reader.record(raw, where, _CONV_SPEC)
-            if rec is None:
-                continue
-            if rec["id"] in seen:
-                reader.fail(where + ("id",), "custom", rec["id"], message="Duplicate id.")
-                continue
-            topics = [reader.record(t, where + ("topics", j), _TOPIC_SPEC) for j, t in enumerate(rec["topics"])]
-            messages = [reader.record(m, where + ("messages", j), _MESSAGE_SPEC)
-                        for j, m in enumerate(rec["messages"])]
-            bad = False
-            for j, m in enumerate(messages):
-                if m is not None and m["type"] not in MESSAGE_TYPES:
-                    reader.fail(where + ("messages", j, "type"), "choice", m["type"], choices=list(MESSAGE_TYPES))
-                    bad = True
-            if bad or any(t is None for t in topics) or any(m is None for m in messages):
-                continue
-            seen.add(rec["id"])
-            user = users.get(rec["org"], rec["student"])
-            kept = tuple(Message("human" if m["type"] == "human" else "ai", m["content"], m["timestamp"])
-                         for m in messages)
-            n_human = sum(1 for m in kept if m.type == "human")
-            pending.append(Conversation(
-                id=rec["id"], org=rec["org"], student=rec["student"],
-                email=rec["email"] if rec["email"] is not None else user.email,
-                mentor=rec["mentor"], topics=tuple(t["name"] for t in topics),
-                sentiment=rec["sentiment"], model=rec["model"], platform=rec["platform"], rating=rec["rating"],
-                lti_email=rec["lti_email"] if rec["lti_email"] is not None else (user.lti_email or ""),
-                lti_username=rec["lti_username"] if rec["lti_username"] is not None else (user.lti_username or ""),
-                inserted_us=rec["inserted_at"], has_document=rec["has_document"],
-                memory_tracked=rec["memory_tracked"], enable_artifacts=rec["enable_artifacts"],
-                is_shared=rec["is_shared"], is_authenticated=rec["is_authenticated"], llm_name=rec["llm_name"],
-                llm_provider=rec["llm_provider"], metadata=rec["metadata"], title=rec["title"],
-                tools=tuple(rec["tools"]), messages=kept, n_human=n_human, n_ai=len(kept) - n_human,
-            ))
+        """Read this family's section of a fixtures document (messages nested in each conversation), and index it."""
+        self._convs.load(reader, sections[self._convs.section], path, self._nested)
         # Bulk build: sort once instead of n insertions.
-        for conv in pending:
-            self._convs.setdefault(conv.org, {})[conv.id] = conv
         buckets: dict[Any, list[Conversation]] = {}
-        for conv in pending:
+        for conv in self._convs:
             buckets.setdefault(conv.org, []).append(conv)
             buckets.setdefault((conv.org, conv.mentor), []).append(conv)
         for scope, convs in buckets.items():
@@ -433,27 +357,44 @@ class ChatHistoryBackend:
             else:
                 self._index[scope] = index
 
+    def _nested(self, reader: DocReader, conv: Conversation, where: Path) -> bool:
+        """Read a conversation's topics and messages; fill what its document left to its user."""
+        # Read as the fields only (not records): a topic is kept as its name, a message with its type interned.
+        topics = [reader.record(t, where + ("topics", j), TOPIC.spec) for j, t in enumerate(conv.topics)]
+        messages = [reader.record(m, where + ("messages", j), MESSAGE.spec) for j, m in enumerate(conv.messages)]
+        bad = False
+        for j, m in enumerate(messages):
+            if m is not None and m["type"] not in MESSAGE_TYPES:
+                reader.fail(where + ("messages", j, "type"), "choice", m["type"], choices=list(MESSAGE_TYPES))
+                bad = True
+        if bad or any(t is None for t in topics) or any(m is None for m in messages):
+            return False
+        user = self._ctx.users.get(conv.org, conv.student)
+        conv.topics = tuple(t["name"] for t in topics)  # type: ignore[index]
+        conv.messages = tuple(Message("human" if m["type"] == "human" else "ai", m["content"], m["timestamp"])
+                              for m in messages)  # type: ignore[index]
+        conv.n_human = sum(1 for m in conv.messages if m.type == "human")
+        conv.n_ai = len(conv.messages) - conv.n_human
+        if conv.email is None:
+            conv.email = user.email
+        if conv.lti_email is None:
+            conv.lti_email = user.lti_email or ""
+        if conv.lti_username is None:
+            conv.lti_username = user.lti_username or ""
+        return True
+
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """This family's section, in the fixtures format (oldest first)."""
-        out = []
-        for org in sorted(self._convs):
-            convs = self._convs[org]
-            for c in reversed(self._index[org].newest_first(convs)):
-                out.append({
-                    "id": c.id, "org": c.org, "student": c.student, "email": c.email,
-                    "mentor": c.mentor, "topics": [{"name": t} for t in c.topics], "sentiment": c.sentiment,
-                    "model": c.model, "platform": c.platform, "rating": c.rating,
-                    "lti_email": c.lti_email, "lti_username": c.lti_username,
-                    "inserted_at": isoformat_micros(c.inserted_us),
-                    "has_document": c.has_document, "memory_tracked": c.memory_tracked,
-                    "enable_artifacts": c.enable_artifacts, "is_shared": c.is_shared,
-                    "is_authenticated": c.is_authenticated, "llm_name": c.llm_name, "llm_provider": c.llm_provider,
-                    "metadata": c.metadata, "title": c.title,
-                    "tools": list(c.tools),
-                    "messages": [{"type": m.type, "content": m.content, "timestamp": isoformat_micros(m.timestamp_us)}
-                                 for m in c.messages],
-                })
-        return {"chat_history": out}
+        return {self._convs.section: self._convs.export(
+            c for org in sorted(self._convs.scopes())
+            for c in reversed(self._index[org].newest_first(self._convs.in_scope(org))))}
+
+    def adopt(self, other: ChatHistoryBackend) -> list[Any]:
+        """Take a staged family's state as this one's, indexes included."""
+        replaced = super().adopt(other) + [self._index, self._mentor_index]
+        self._index, self._mentor_index, other._index, other._mentor_index = (
+            other._index, other._mentor_index, {}, {})
+        return replaced
 
 
 def _count(conv: Conversation) -> int:
@@ -492,32 +433,10 @@ def transcript(messages: Sequence[Message]) -> str:
     return "\n".join(f"{m.type}: {m.content}" for m in messages)
 
 
-def _out(c: Conversation) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "messages": transcript(c.messages),
-        "topics": [{"name": t} for t in c.topics],
-        "sentiment": c.sentiment,
-        "mentor": c.mentor,
-        "student": c.student,
-        "email": c.email,
-        "model": c.model,
-        "rating": c.rating,
-        "platform": c.platform,
-        "lti_email": c.lti_email,
-        "lti_username": c.lti_username,
-        "inserted_at": isoformat_micros(c.inserted_us),
-        "has_document": c.has_document,
-        "memory_tracked": c.memory_tracked,
-        "enable_artifacts": c.enable_artifacts,
-        "is_shared": c.is_shared,
-        "is_authenticated": c.is_authenticated,
-        "llm_name": c.llm_name,
-        "llm_provider": c.llm_provider,
-        "metadata": c.metadata,
-        "title": c.title,
-        "is_conversation": c.n_human > 0 and c.n_ai > 0,
-        "message_count_human": c.n_human,
-        "message_count_ai": c.n_ai,
-        "tools": list(c.tools),
-    }
+_out = CONVERSATION.view(
+    "id", ("messages", transcript, "messages"), "topics", "sentiment", "mentor", "student", "email", "model",
+    "rating", "platform", "lti_email", "lti_username", "inserted_at", "has_document", "memory_tracked",
+    "enable_artifacts", "is_shared", "is_authenticated", "llm_name", "llm_provider", "metadata", "title",
+    ("is_conversation", lambda c: c.n_human > 0 and c.n_ai > 0), ("message_count_human", "n_human"),
+    ("message_count_ai", "n_ai"), "tools",
+)

@@ -145,6 +145,12 @@ class UserRegistry:
         """Every registered user, in (org, username) order."""
         return [self._users[k] for k in sorted(self._users)]
 
+    def adopt(self, other: UserRegistry) -> list[Any]:
+        """Take ``other``'s users (a staged state's) as these; the container replaced, for freeing."""
+        replaced: list[Any] = [self._users]
+        self._users, other._users = other._users, {}
+        return replaced
+
 
 CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 

@@ -5,53 +5,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from mock_server.clock import isoformat_micros, to_micros
-from mock_server.errors import NotFound, PermissionDenied
+from mock_server.clock import to_micros
+from mock_server.errors import PermissionDenied
+from mock_server.models.collection import Collection, Const, Family, Layout, field
 from mock_server.models.common import Context, DocReader, Path, TimeIndex, norm_uuid
 
 NOT_FOUND = "Memory not found"
 FORBIDDEN = "Not allowed for this organization"
-
-_SPEC = {
-    "id": ("uuid", True, None),
-    "organizationId": ("uuid", True, None),
-    "content": ("str", True, None),
-    "createdAt": ("micros", True, None),
-    "backfilled": ("bool", False, False),
-}
 
 
 @dataclass(slots=True, eq=False)
 class Memory:
     """One stored memory (slots: an organization can hold 100,000 of them)."""
 
-    id: str
-    organization_id: str
-    content: str
-    created_us: int  # createdAt, microseconds since the epoch (also the index key)
-    backfilled: bool
+    id: str = field("uuid")
+    organization_id: str = field("uuid", key="organizationId")
+    content: str = field("str")
+    created_us: int = field("micros", key="createdAt")  # microseconds since the epoch (also the index key)
+    backfilled: bool = field("bool", False)
 
 
-class VaiMemoryBackend:
+MEMORY = Layout(Memory)
+_out = MEMORY.view("id", "content", "createdAt", "organizationId", ("source", Const("explicit")),
+                   ("sourceThreadId", Const(None)), ("sourceTurnId", Const(None)))
+
+
+class VaiMemoryBackend(Family):
     """Memories per organization, indexed newest first (ties by id) so a page costs O(limit + log n)."""
 
-    SECTIONS = ("memories",)
-
     def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._items: dict[str, dict[str, Memory]] = {}
+        self._items = Collection(MEMORY, "memories", ctx.ids, scope=("organization_id",), not_found=NOT_FOUND,
+                                 duplicate=("id", "Duplicate id."))
+        super().__init__(ctx, self._items)
         # Per org, by createdAt: read backwards it is newest first, ties by id.
         self._index: dict[str, TimeIndex] = {}
         # Per org, lazily: ids oldest first (ties by id), for the backfill; dropped on write.
         self._oldest: dict[str, list[str]] = {}
-        # Fault hook: a memory for which this returns True counts as ``failed`` in a backfill.
+        # Test hook: a memory for which this returns True counts as ``failed`` in a backfill.
         self.fail_predicate: Callable[[dict[str, Any]], bool] | None = None
 
     def list(self, org: str, limit: int = 50, offset: int = 0) -> dict[str, Any]:
         """``{memories, total}``: newest ``createdAt`` first, ties by id, ``limit`` from ``offset``."""
         org = norm_uuid(org) or org
         index = self._index.get(org) or TimeIndex()
-        rows = index.newest_first(self._items.get(org, {}))
+        rows = index.newest_first(self._items.in_scope(org))
         offset = max(0, offset)
         return {"memories": [_out(m) for m in rows[offset:offset + max(0, limit)]], "total": len(index)}
 
@@ -74,7 +71,7 @@ class VaiMemoryBackend:
         mem = self._own(org, memory_id)
         org = mem.organization_id
         self._index[org].remove(mem.created_us, mem.id)
-        del self._items[org][mem.id]
+        self._items.remove(mem)
         self._oldest.pop(org, None)
         self._ctx.items.give_back()
 
@@ -86,7 +83,7 @@ class VaiMemoryBackend:
         """
         org = norm_uuid(org) or org
         order = self._oldest_first(org)
-        items = self._items.get(org, {})
+        items = self._items.in_scope(org)
         batch = order[offset:offset + limit] if offset >= 0 else []
         processed = skipped = failed = 0
         size = max(1, chunk_size)
@@ -107,76 +104,47 @@ class VaiMemoryBackend:
 
     def count(self, org: str) -> int:
         """How many memories the org has."""
-        return len(self._items.get(norm_uuid(org) or org, {}))
-
-    def item_count(self) -> int:
-        """How many items this family holds (for the store's limit)."""
-        return sum(len(items) for items in self._items.values())
+        return len(self._items.in_scope(norm_uuid(org) or org))
 
     def _own(self, org: str, memory_id: Any) -> Memory:
-        mid = norm_uuid(memory_id)
-        mem = self._items.get(norm_uuid(org) or org, {}).get(mid) if mid else None
-        if mem is None:
-            raise NotFound(NOT_FOUND)
-        return mem
+        return self._items.get(norm_uuid(org) or org, norm_uuid(memory_id))
 
     def _insert(self, mem: Memory) -> None:
         org = mem.organization_id
-        self._items.setdefault(org, {})[mem.id] = mem
+        self._items.add(mem)
         self._index.setdefault(org, TimeIndex()).insert(mem.created_us, mem.id)
         self._oldest.pop(org, None)
 
     def _oldest_first(self, org: str) -> list[str]:
         order = self._oldest.get(org)
         if order is None:
-            items = self._items.get(org, {})
+            items = self._items.in_scope(org)
             order = [m.id for m in sorted(items.values(), key=lambda m: (m.created_us, m.id))]
             self._oldest[org] = order
         return order
 
     def clear(self) -> None:
-        """Drop everything (the fault hook stays)."""
-        self._items.clear()
+        """Drop everything (the test hook stays)."""
+        super().clear()
         self._index.clear()
         self._oldest.clear()
 
     def load(self, reader: DocReader, sections: dict[str, list[Any]], path: Path) -> None:
-        """Read this family's section of a fixtures document."""
-        seen: set[str] = set()
-        for i, raw in enumerate(sections["memories"]):
-            rec = reader.record(raw, path + ("memories", i), _SPEC)
-            if rec is None:
-                continue
-            if rec["id"] in seen:
-                reader.fail(path + ("memories", i, "id"), "custom", rec["id"], message="Duplicate id.")
-                continue
-            seen.add(rec["id"])
-            mem = Memory(rec["id"], rec["organizationId"], rec["content"], rec["createdAt"], rec["backfilled"])
-            self._items.setdefault(mem.organization_id, {})[mem.id] = mem
-        for org, items in self._items.items():
-            self._index[org] = TimeIndex.build((m.created_us, m.id, 0) for m in items.values())
+        """Read this family's section of a fixtures document, and index it."""
+        super().load(reader, sections, path)
+        for org in self._items.scopes():
+            self._index[org] = TimeIndex.build((m.created_us, m.id, 0) for m in self._items.in_scope(org).values())
 
     def export(self) -> dict[str, list[dict[str, Any]]]:
         """This family's section, in the fixtures format (per org, oldest first)."""
-        out = []
-        for org in sorted(self._items):
-            for mid in self._oldest_first(org):
-                m = self._items[org][mid]
-                out.append({"id": m.id, "organizationId": m.organization_id, "content": m.content,
-                            "createdAt": isoformat_micros(m.created_us), "backfilled": m.backfilled})
-        return {"memories": out}
+        return {self._items.section: self._items.export(
+            self._items.in_scope(org)[mid] for org in sorted(self._items.scopes()) for mid in self._oldest_first(org))}
 
-
-def _out(mem: Memory) -> dict[str, Any]:
-    return {
-        "id": mem.id,
-        "content": mem.content,
-        "createdAt": isoformat_micros(mem.created_us),
-        "organizationId": mem.organization_id,
-        "source": "explicit",
-        "sourceThreadId": None,
-        "sourceTurnId": None,
-    }
+    def adopt(self, other: VaiMemoryBackend) -> list[Any]:
+        """Take a staged family's state as this one's, indexes included (the test hook stays)."""
+        replaced = super().adopt(other) + [self._index, self._oldest]
+        self._index, self._oldest, other._index, other._oldest = other._index, other._oldest, {}, {}
+        return replaced
 
 
 __all__ = ["VaiMemoryBackend", "NOT_FOUND", "FORBIDDEN"]

@@ -53,7 +53,7 @@ def test_all_chats_memory_put_collection_schedules_a_task(client: TestClient, st
     uuid.UUID(body["task_id"])
     assert body["message"]
     assert len(store.chat_memory.tasks) == before + 1
-    assert store.chat_memory.tasks[-1]["task_id"] == body["task_id"]
+    assert store.chat_memory.tasks[-1].task_id == body["task_id"]
 
 
 def test_all_chats_memory_update_one_then_get_shows_it(client: TestClient) -> None:
