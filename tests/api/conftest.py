@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 from starlette.testclient import TestClient
 
-from mock_server.app import create_app
+from mock_server.app import create_app, load_spec
 from mock_server.clock import FixedClock
 from mock_server.settings import DEFAULT_FIXTURES, Settings
 from mock_server.store import Store
@@ -111,6 +112,24 @@ def mentor(rest: str, user: str = "johndoe", org: str = "main") -> str:
 def analytics(rest: str, user: str = "admin", org: str = "main") -> str:
     """An ``/api/ai-analytics/...`` path of one user."""
     return f"/api/ai-analytics/orgs/{org}/users/{user}/{rest}"
+
+
+# --- operations, read from the specs --------------------------------------------------------
+
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def spec_operations(api: str) -> list[tuple[str, str]]:
+    """Every operation of one served spec (``ibl``, ``virtuousai``, ``admin``): ``(METHOD, path template)``."""
+    spec = load_spec(api)
+    base = spec["servers"][0]["url"].rstrip("/")
+    return [(method.upper(), base + path) for path, item in spec["paths"].items() for method in item
+            if method in _METHODS]
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """A path template with its ``{parameters}`` replaced (KeyError names one ``values`` lacks)."""
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 
 
 def conversation_body(**overrides: object) -> dict[str, object]:

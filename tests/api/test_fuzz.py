@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import httpx
 from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.testclient import TestClient
 
-from tests.api.conftest import ADMIN, FINISHED_TASK, VAI_DEV
+from tests.api.conftest import ADMIN, FINISHED_TASK, VAI_DEV, spec_operations
 
-PATHS = [
-    "/api/ai-prompt/orgs/{org}/users/{user}/all-chats-memory/",
-    "/api/ai-prompt/orgs/{org}/users/{user}/all-chats-memory/{x}/",
-    "/api/ai-prompt/orgs/{org}/users/{user}/chat-memory-status/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/artifacts/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/artifacts/{x}/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/artifacts/{x}/versions/set-current/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/custom-instruction/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/downloads/tasks/{x}/",
-    "/api/ai-mentor/orgs/{org}/users/{user}/edx-memory/",
-    "/api/ai-analytics/orgs/{org}/users/{user}/average-messages-per-session/",
-    "/api/ai-analytics/orgs/{org}/users/{user}/chat-history/",
-    "/api/ai-analytics/orgs/{org}/users/{user}/chat-history/{x}/",
-    "/api/v1/memory",
-    "/api/v1/memory/{x}",
-    "/api/v1/memory/backfill-entities",
-    "/_mock/ibl/orgs/{org}/chat-history/{x}/messages",
-    "/_mock/state",
-]
+# Every path of the three specs, its org and user as {org} and {user}, any other parameter as {x}.
+PATHS = list(dict.fromkeys(
+    re.sub(r"\{(\w+)\}", lambda m: {"org": "{org}", "user_id": "{user}"}.get(m.group(1), "{x}"), template)
+    for api in ("ibl", "virtuousai", "admin") for _, template in spec_operations(api)))
 SEGMENTS = st.one_of(st.sampled_from(["main", "acme", "johndoe", "admin", "1", "3", "-1", "0", "99999999999999999999",
                                       FINISHED_TASK, "2a3f909e-ca8f-4c2d-aae4-6436439caaed", "%00", "..", "é"]),
                      st.text(min_size=1, max_size=12))
