@@ -140,11 +140,12 @@ class ArtifactsBackend(Family):
         self._ctx.items.take(2)  # the artifact and its version 1
         now = self._ctx.clock.now()
         session_id = norm_uuid(fields.get("session_id")) or self._ctx.ids.uuid4()
-        # In the declaration's order: fifteen keywords would cost a third of the whole create.
+        # In the declaration's order (fifteen keywords would cost a third of the whole create); no
+        # current version yet: version 1 follows.
         art = Artifact(self._items.next_id(), org, username, title, fields.get("metadata"),
                        fields.get("file_extension") or DEFAULT_FILE_EXTENSION, fields.get("llm_name") or "",
                        fields.get("llm_provider") or "", session_id, fields.get("chat_message"),
-                       norm_uuid(fields.get("mentor_id")), now, now, None, {})  # type: ignore[arg-type]  # version 1 follows
+                       norm_uuid(fields.get("mentor_id")), now, now, None, {})  # type: ignore[arg-type]
         self._add_version(art, fields.get("content") or "", created_by=f"user:{username}",
                           change_summary=fields.get("change_summary") or "", interface="api", when=now)
         self._items.add(art)
@@ -205,7 +206,8 @@ class ArtifactsBackend(Family):
         A version id that is not one of this artifact's -> InvalidRequest on ``version_id``.
         """
         art = self._items.get((org, username), artifact_id)
-        version = art.versions.get(version_id) if isinstance(version_id, int) and not isinstance(version_id, bool) else None
+        is_id = isinstance(version_id, int) and not isinstance(version_id, bool)
+        version = art.versions.get(version_id) if is_id else None
         if version is None:
             raise InvalidRequest.one("body", "version_id", "custom", version_id,
                                      message=f'Invalid pk "{version_id}" - object does not exist.')

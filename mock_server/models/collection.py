@@ -109,10 +109,9 @@ class Layout(Generic[R]):
             self._attrs.add(f.name)
         self._fields = declared
         self._by_key = {info.key or name: name for name, info in declared.items()}
-        self.spec: Spec = {
-            info.key or name: (info.kind, info.default is _REQUIRED, None if info.default is _REQUIRED else info.default)
-            for name, info in declared.items()
-        }
+        self.spec: Spec = {info.key or name: (info.kind, info.default is _REQUIRED,
+                                              None if info.default is _REQUIRED else info.default)
+                           for name, info in declared.items()}
         self.writable = tuple(info.key or name for name, info in declared.items() if info.write)
         self.defaults = {name: info.default for name, info in declared.items() if info.default is not _REQUIRED}
         ns: dict[str, Any] = {"cls": cls, "norm_uuid": norm_uuid}
@@ -232,11 +231,14 @@ class Records(ABC, Generic[R]):
         return self._ids.next_int(self._counter)
 
     def load(self, reader: DocReader, raws: list[Any], path: Path, check: Check | None = None) -> None:
-        """Read the section's records; ``check`` is the family's own test of each (nested records, cross-field rules)."""
+        """Read the section's records; ``check`` is the family's own test of each (nested records, cross-field rules).
+
+        ``Layout.read`` is written out in the loop: an import may hold a million records.
+        """
         where = path + (self.section,)
         seen: set[Hashable] = set()
         duplicate, counter, keep = self._duplicate, self._counter, self._keep
-        read, spec, from_doc = reader.record, self.layout.spec, self.layout.from_doc  # Layout.read, inlined: imports are big
+        read, spec, from_doc = reader.record, self.layout.spec, self.layout.from_doc
         for i, raw in enumerate(raws):
             at = where + (i,)
             fields = read(raw, at, spec)

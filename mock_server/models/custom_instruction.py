@@ -48,7 +48,7 @@ class CustomInstructionBackend(Family):
         return _out(self._items.get((org, username)))
 
     def create(self, org: str, username: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Create it from the writable fields given (the others at their defaults); NonFieldError if the user has one."""
+        """Create it from the writable fields given (others at their defaults); NonFieldError if the user has one."""
         if (org, username) in self._items:
             raise NonFieldError(ALREADY_EXISTS)
         self._ctx.items.take()
