@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .settings import AUTH_MODES, LOG_LEVELS, Settings, StartupError, is_loopback
+from .settings import AUTH_MODES, FSYNC_POLICIES, LOG_LEVELS, Settings, StartupError, is_loopback
 
 if TYPE_CHECKING:
     from .store import Store
+
+SERVERS = ("granian", "uvicorn")
 
 # connexion imports starlette's test client at import time, which warns about httpx; not our users' concern.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -26,8 +29,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="run the mock server",
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
         "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
-        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_SEED, "
-        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS); "
+        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_LATENCY, MEMMOCK_SEED, "
+        "MEMMOCK_STATE_FILE, MEMMOCK_FSYNC, MEMMOCK_COMPACT_BYTES, MEMMOCK_WATCH, "
+        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS, "
+        "MEMMOCK_SERVER, "
+        "MEMMOCK_JOURNAL_SIZE, MEMMOCK_JOURNAL_BYTES, MEMMOCK_JOURNAL_BODY_BYTES); "
         "flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
@@ -36,21 +42,42 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     serve.add_argument("--no-fixtures", action="store_true", default=None, help="start with empty state and no tokens")
     serve.add_argument("--auth", choices=AUTH_MODES, help="'tokens' (default): fixture tokens only; 'open': any credential of the right form")
     serve.add_argument("--strict", action="store_true", default=None, help="validate every response against the spec (500 on a violation)")
-    serve.add_argument("--log-level", choices=LOG_LEVELS, help="uvicorn and memmock log level (default warning)")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="server and memmock log level (default warning)")
     serve.add_argument("--body-limit", type=int, help="largest request body in bytes (default 1048576)")
     serve.add_argument("--no-cors", dest="cors", action="store_false", default=None, help="turn CORS off (on by default)")
+    serve.add_argument("--server", choices=SERVERS, help="HTTP server in front: granian (default; uvicorn where granian cannot be imported) or "
+                       "uvicorn")
     serve.add_argument("--header-timeout", type=float, metavar="SECONDS", help="time a request's header "
-                       "block may take to arrive, from its first byte (default 10); later: 408")
+                       "block may take to arrive, from its first byte (default 10); later: 408 on uvicorn, the "
+                       "connection closed on granian")
     serve.add_argument("--body-timeout", type=float, metavar="SECONDS", help="time a request's body may take "
                        "to arrive, from the end of its headers (default 10); later: 408")
     serve.add_argument("--max-items", type=int, help="items the store may hold in all (records, artifact "
                        "versions, chat messages; default 1000000); a create past it answers 409")
+    serve.add_argument("--journal-size", type=int, metavar="N", help="requests the journal keeps for GET "
+                       "/_mock/requests (default 1000; 0 turns it off)")
+    serve.add_argument("--journal-bytes", type=int, metavar="N", help="what the journal may hold, about "
+                       "(default 8388608); past it the oldest requests go")
+    serve.add_argument("--journal-body-bytes", type=int, metavar="N", help="bytes of each request and "
+                       "response body the journal keeps (default 4096)")
     serve.add_argument("--admin-token", help="token every /_mock request must send as 'Authorization: Bearer "
                        "<token>'; required with a --host beyond loopback")
     serve.add_argument("--admin-host", dest="admin_hosts", action="append", metavar="NAME",
                        help="a Host name /_mock also answers on a loopback bind (repeatable; default: "
                        "127.0.0.1, localhost, *.localhost and [::1] only)")
+    serve.add_argument("--latency", metavar="SPEC", help="delay every request to both APIs: 50ms, 0.2s, "
+                       "uniform:20ms-80ms or lognormal:median=50ms,sigma=0.5 (at most 60 s; per namespace and "
+                       "operation: /_mock/behaviour; per request: Prefer: delay=MS)")
     serve.add_argument("--debug", action="store_true", help="show the traceback of a startup error, not just its line")
+    serve.add_argument("--state-file", type=Path, metavar="FILE", help="keep the state in FILE (a snapshot) and "
+                       "FILE.log (every write since): it survives a restart and kill -9")
+    serve.add_argument("--fsync", choices=FSYNC_POLICIES, help="with --state-file: 'always' (default): a write's "
+                       "reply waits until it is synced to disk; 'never': until it is written (the OS syncs; survives "
+                       "kill -9, not a power cut)")
+    serve.add_argument("--compact-bytes", type=int, metavar="N", help="with --state-file: a new snapshot once the "
+                       "log passes N bytes and the snapshot's size (default 8388608)")
+    serve.add_argument("--watch", action="store_true", default=None, help="reload the fixtures file when it "
+                       "changes, into the namespaces no write has changed since it was loaded")
     serve.add_argument("--seed", type=int, help="seed of generated UUIDs (default: a fresh one per start, printed "
                        "in the banner; the same seed, fixtures and calls give the same ids)")
     from .faults import fault_names  # lazy, as the app: only the CLI and faulty mocks load it
@@ -71,17 +98,33 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "body_limit": args.body_limit,
         "cors": args.cors,
         "fault": args.fault,
+        "latency": args.latency,
         "seed": args.seed,
         "max_items": args.max_items,
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
+        "journal_size": args.journal_size,
+        "journal_bytes": args.journal_bytes,
+        "journal_body_bytes": args.journal_body_bytes,
         "admin_token": args.admin_token,
         "admin_hosts": tuple(args.admin_hosts) if args.admin_hosts else None,
+        "state_file": args.state_file,
+        "fsync": args.fsync,
+        "compact_bytes": args.compact_bytes,
+        "watch": args.watch,
     }
     settings = Settings.from_env(**overrides)
     if args.no_fixtures:
         settings = settings.with_(fixtures=None)
     return settings
+
+
+def server_from_args(args: argparse.Namespace) -> str | None:
+    """The server ``--server`` (over ``MEMMOCK_SERVER``) names; None: granian where it can be imported."""
+    chosen = args.server or os.environ.get("MEMMOCK_SERVER", "").strip().lower() or None
+    if chosen not in (None, *SERVERS):
+        raise ValueError(f"MEMMOCK_SERVER must be one of {', '.join(SERVERS)}, not {chosen!r}")
+    return chosen
 
 
 def banner(settings: Settings, port: int, store: Store) -> str:
@@ -122,12 +165,19 @@ def startup_warnings(settings: Settings) -> list[str]:
     return []
 
 
-def serve(settings: Settings) -> int:
-    """Run the mock until interrupted; StartupError when it cannot start (nothing is announced before it listens)."""
+def serve(settings: Settings, server: str | None = None) -> int:
+    """Run the mock until interrupted, on ``server`` (default granian); StartupError when it cannot start
+    (nothing is announced before the address answers)."""
     from .app import create_app
-    from .listen import listen, uvicorn_server
     from .heap import serve_gc, settle_heap
+    from .listen import GRANIAN_MISSING, listen, run_granian, uvicorn_server
 
+    if GRANIAN_MISSING is not None and server != "uvicorn":
+        if server == "granian":
+            raise StartupError(f"granian cannot be imported here ({GRANIAN_MISSING}); use --server uvicorn")
+        print(f"memmock: granian cannot be imported here ({GRANIAN_MISSING}); serving on uvicorn", file=sys.stderr,
+              flush=True)
+        server = "uvicorn"
     app = create_app(settings)
     sock = listen(settings.host, settings.port)
     # Measured on POST chat-history at 32 connections (wrk, 5 s): p99 12-14 ms with 20 ms
@@ -136,8 +186,16 @@ def serve(settings: Settings) -> int:
     settle_heap()
     for warning in startup_warnings(settings):
         print(warning, file=sys.stderr, flush=True)
-    print(banner(settings, sock.getsockname()[1], app.state.store), flush=True)
-    uvicorn_server(app, settings).run(sockets=[sock])
+    port = sock.getsockname()[1]
+
+    def announce() -> None:
+        print(banner(settings, port, app.state.store), flush=True)
+
+    if server == "uvicorn":
+        announce()
+        uvicorn_server(app, settings).run(sockets=[sock])
+    else:
+        run_granian(app, settings, sock, announce)
     return 0
 
 
@@ -221,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            return serve(settings_from_args(args))
+            return serve(settings_from_args(args), server_from_args(args))
         if args.command == "check":
             return check(args, argv)
     except StartupError as exc:  # a file or address the mock cannot use: one line, unless --debug asks for more

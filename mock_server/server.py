@@ -1,15 +1,24 @@
-"""How ``memmock serve`` listens: uvicorn's HTTP protocol, behind a watch on slow requests.
+"""How ``memmock serve`` answers slow requests and hands requests to the app, on either server.
 
-uvicorn times out idle keep-alive connections, but not a request that is arriving: a client that
-sends half a header block, or declares a body and stops, holds its connection (and whatever the
-server buffered) for ever. ``timed_protocol`` wraps uvicorn's own protocol (``Config(http=...)``
-takes a protocol class) and follows each request's framing as the bytes go by (``Framing``): the
-header block must arrive within ``header_timeout`` seconds of the request's first byte, and the
-body (by its Content-Length, or chunk by chunk) within ``body_timeout`` seconds of the end of the
-headers. A request late in either is answered ``408`` in its API's style and the connection
-closed; if the app has already answered (a 401 before the body is read, say), the connection is
-just closed. A connection that sends no byte at all is closed after ``header_timeout``, with
-nothing to answer. Bytes always reach uvicorn unchanged: the watch only reads them.
+granian (the default) runs the app behind ``Served``: each request gets a scope ``extensions``
+dict of its own (granian hands every request the same dict, which the app and connexion write
+per-request data into), and its body has ``body_timeout`` seconds from the end of its headers
+(granian has no body deadline): a body late past that is answered ``408`` in its API's style and
+the connection closed. granian's own HTTP/1 header read timeout is the header deadline; a request
+late in its headers is closed there without an answer. A response that starts before its
+request's body is in says ``connection: close``, so no connection waits for the rest of a body.
+
+uvicorn (``--server uvicorn``, and the in-process servers) times out idle keep-alive connections,
+but not a request that is arriving: a client that sends half a header block, or declares a body
+and stops, holds its connection (and whatever the server buffered) for ever. ``timed_protocol``
+wraps uvicorn's own protocol (``Config(http=...)`` takes a protocol class) and follows each
+request's framing as the bytes go by (``Framing``): the header block must arrive within
+``header_timeout`` seconds of the request's first byte, and the body (by its Content-Length, or
+chunk by chunk) within ``body_timeout`` seconds of the end of the headers. A request late in either
+is answered ``408`` in its API's style and the connection closed; if the app has already answered
+(a 401 before the body is read, say), the connection is just closed. A connection that sends no
+byte at all is closed after ``header_timeout``, with nothing to answer. Bytes always reach uvicorn
+unchanged: the watch only reads them.
 """
 
 from __future__ import annotations
@@ -17,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import re
 from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -245,3 +256,85 @@ class _WatchedTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+# --- granian: the app as it is handed each request ------------------------------------------
+
+_CLOSE = (b"connection", b"close")
+LATE, BROKEN = "late", "broken"  # why a body stopped short: past its deadline, or unreadable (or the client left)
+
+
+class Served:
+    """``app`` as ``memmock serve`` hands it to granian: a scope of its own per request, and a body deadline."""
+
+    __slots__ = ("app", "body_timeout")
+
+    def __init__(self, app: ASGIApp, body_timeout: float) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        extensions = scope.get("extensions")
+        if extensions is not None:
+            # granian puts one dict, shared by every request, in every scope; what the app and
+            # connexion keep there for one request (its parameters, its operation) would reach the next.
+            scope["extensions"] = dict(extensions)
+        if scope["type"] == "http" and _has_body(scope["headers"]):
+            await self._with_body(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request that declares a body, with the deadline on the body's arrival."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_timeout
+        arrived = started = False
+        cut: str | None = None  # LATE or BROKEN, when the body stopped short
+
+        async def timed_receive() -> Message:
+            nonlocal arrived, cut
+            if arrived or cut is not None:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                # To the app the client is gone; the 408 is answered once the app returns.
+                cut = LATE
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.disconnect":
+                # granian's word for a body it could not read, a malformed chunk as much as a client gone.
+                cut = BROKEN
+            arrived = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not arrived:  # the rest of the body may never come: no connection waits for it
+                    message = {**message, "headers": [*message.get("headers", ()), _CLOSE]}
+            await send(message)
+
+        await self.app(scope, timed_receive, watched_send)
+        if cut is not None and not started:
+            # The app had nothing to answer a body that never arrived whole; the server answers,
+            # as uvicorn does (a 408 in the API's style, or its own 400), and closes.
+            if cut == BROKEN:
+                status, content, kind = 400, b"Invalid HTTP request received.", b"text/plain; charset=utf-8"
+            else:
+                status, body = render(RequestTimeout("body", self.body_timeout), style_of(scope))
+                content, kind = dumps(body), b"application/json"
+            await send({"type": "http.response.start", "status": status, "headers": [
+                (b"content-type", kind), (b"content-length", b"%d" % len(content)), _CLOSE]})
+            await send({"type": "http.response.body", "body": content})
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers (lowercase names, as granian gives them) declare a body."""
+    for name, value in headers:
+        if name == b"content-length":
+            return value.strip() != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False

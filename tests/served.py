@@ -23,10 +23,11 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopba
 
 @dataclass
 class Served:
-    """A running mock: where it listens, and its process."""
+    """A running mock: where it listens, its process, and the server in front (granian or uvicorn)."""
 
     port: int
     process: subprocess.Popen[bytes]
+    server: str = "granian"
 
     @property
     def url(self) -> str:
@@ -41,6 +42,7 @@ class Served:
 @contextmanager
 def serve(*args: str, startup: float = 20.0) -> Iterator[Served]:
     """``memmock serve ARGS`` on 127.0.0.1 and a free port, up (health 200) before it is handed over."""
+    server = args[args.index("--server") + 1] if "--server" in args else os.environ.get("MEMMOCK_SERVER") or "granian"
     for attempt in range(3):  # another process may take the free port before the mock binds it
         port = free_port()
         process = subprocess.Popen([MEMMOCK, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
@@ -55,7 +57,7 @@ def serve(*args: str, startup: float = 20.0) -> Iterator[Served]:
     else:
         raise RuntimeError(f"memmock serve {' '.join(args)} did not start")
     try:
-        yield Served(port, process)
+        yield Served(port, process, server)
     finally:
         _stop(process)
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -120,20 +121,79 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
     assert mock_server.__version__ == version("memmock")
 
 
-def test_port_0_banner_names_the_bound_port_and_version() -> None:
+def start_serving(*args: str, code: str | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``memmock serve --port 0 ARGS`` in a subprocess (or ``code`` run with ARGS), and its base URL from the banner."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMMOCK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "mock_server", "serve", "--port", "0"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "mock_server", "serve", "--port", "0",
+                                                                 *args]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    found = re.fullmatch(r"memmock (\S+) listening on (http://127\.0\.0\.1:(\d+))  \(auth: tokens, strict: False\)\n",
+                         first)
+    if found is None:
+        proc.kill()
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(first + err)
+    assert found.group(1) == mock_server.__version__ and found.group(3) != "0"
+    return proc, found.group(2)
+
+
+@pytest.mark.parametrize("server", [[], ["--server", "uvicorn"]], ids=["granian", "uvicorn"])
+def test_port_0_banner_names_the_bound_port_and_version(server: list[str]) -> None:
+    proc, url = start_serving(*server)
     try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        found = re.fullmatch(r"memmock (\S+) listening on (http://127\.0\.0\.1:(\d+))  \(auth: tokens, strict: False\)\n",
-                             first)
-        assert found is not None, first + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
-        assert found.group(1) == mock_server.__version__ and found.group(3) != "0"
-        # The banner comes once the socket is bound: the port answers (connections wait for uvicorn to accept).
-        health = httpx.get(f"{found.group(2)}/_mock/health", timeout=30).json()
+        # The banner comes once the address answers: connections wait for the server to accept them.
+        health = httpx.get(f"{url}/_mock/health", timeout=30).json()
         assert (health["status"], health["version"]) == ("ok", mock_server.__version__)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def test_sigterm_stops_granian_after_the_request_in_flight() -> None:
+    proc, url = start_serving()
+    port = int(url.rsplit(":", 1)[1])
+    body = b'{"content": "sent as the mock stops"}'
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /api/v1/memory HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer dev-vai-virtuous-dev-0001\r\nContent-Length: %d\r\n\r\n" % len(body)
+                     + body[:10])
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        sock.sendall(body[10:])
+        assert sock.recv(4096).startswith(b"HTTP/1.1 201 ")
+    proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_without_granian_the_mock_serves_on_uvicorn_with_a_notice() -> None:
+    # None in sys.modules: any import of granian fails, as where it has no wheel.
+    code = ("import sys; sys.modules['granian'] = None; from mock_server.cli import main; "
+            "sys.exit(main(['serve', '--port', '0', *sys.argv[1:]]))")
+    proc, url = start_serving(code=code)
+    try:
+        assert httpx.get(f"{url}/_mock/health", timeout=30).json()["status"] == "ok"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    notices = [line for line in err.splitlines() if line.startswith("memmock: ")]
+    assert len(notices) == 1 and re.fullmatch(r"memmock: granian cannot be imported here \(.+\); serving on uvicorn",
+                                              notices[0]), err
+
+
+def test_asking_for_granian_where_it_cannot_be_imported_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("mock_server.listen.GRANIAN_MISSING", "No module named 'granian'")
+    assert serve_error(capsys, "--server", "granian") == ("granian cannot be imported here (No module named "
+                                                          "'granian'); use --server uvicorn")
+
+
+def test_an_unknown_server_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEMMOCK_SERVER", "hypercorn")
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--port", "0"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["serve", "--server", "hypercorn"])

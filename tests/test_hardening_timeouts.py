@@ -1,4 +1,8 @@
-"""Slow headers and slow bodies get a 408 and the connection back; complete requests are served."""
+"""Slow headers and slow bodies get a 408 and the connection back; complete requests are served.
+
+On both servers ``memmock serve`` runs on; granian closes a request late in its headers at the
+deadline without an answer (hyper answers no header timeout), uvicorn answers it 408.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +23,24 @@ AUTH = f"Authorization: Bearer {VAI_DEV}\r\n".encode()
 
 
 @pytest.fixture(scope="module")
-def mock() -> Iterator[Served]:
-    """A served mock with half-second deadlines."""
-    with serve("--header-timeout", TIMEOUT, "--body-timeout", TIMEOUT) as served:
+def granian() -> Iterator[Served]:
+    """A mock served by granian with half-second deadlines."""
+    with serve("--server", "granian", "--header-timeout", TIMEOUT, "--body-timeout", TIMEOUT) as served:
         yield served
+
+
+@pytest.fixture(scope="module")
+def uvicorn() -> Iterator[Served]:
+    """A mock served by uvicorn with half-second deadlines."""
+    with serve("--server", "uvicorn", "--header-timeout", TIMEOUT, "--body-timeout", TIMEOUT) as served:
+        yield served
+
+
+@pytest.fixture(params=["granian", "uvicorn"])
+def mock(request: pytest.FixtureRequest) -> Served:
+    """The mock on each server."""
+    served: Served = request.getfixturevalue(request.param)
+    return served
 
 
 def total_memories(mock: Served) -> int:
@@ -32,15 +50,15 @@ def total_memories(mock: Served) -> int:
         return int(json.loads(response.read())["total"])
 
 
-def test_headers_that_never_finish_get_408(mock: Served) -> None:
-    reply = exchange(mock.port, b"GET /api/v1/memory HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+def test_headers_that_never_finish_get_408(uvicorn: Served) -> None:
+    reply = exchange(uvicorn.port, b"GET /api/v1/memory HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     assert reply.status == 408
     assert json.loads(reply.body) == {"detail": "The request's headers did not arrive within 0.5 s (--header-timeout)."}
     assert b"connection: close" in reply.raw.lower()
 
 
-def test_headers_dripping_in_get_408_as_a_whole_not_per_byte(mock: Served) -> None:
-    with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
+def test_headers_dripping_in_get_408_as_a_whole_not_per_byte(uvicorn: Served) -> None:
+    with socket.create_connection(("127.0.0.1", uvicorn.port), timeout=10) as sock:
         sock.sendall(b"GET /api/v1/memory HTTP/1.1\r\n")
         got = b""
         for _ in range(20):  # a byte every 0.1 s: each arrives well within the deadline
@@ -65,6 +83,35 @@ def test_headers_dripping_in_get_408_as_a_whole_not_per_byte(mock: Served) -> No
                 break
             got += chunk
     assert got.startswith(b"HTTP/1.1 408 ")
+
+
+def test_on_granian_headers_that_never_finish_are_closed_at_the_deadline(granian: Served) -> None:
+    started = time.monotonic()
+    reply = exchange(granian.port, b"GET /api/v1/memory HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    assert reply.raw == b""  # closed, not answered
+    assert 0.4 < time.monotonic() - started < 5
+
+
+def test_on_granian_headers_dripping_in_are_closed_as_a_whole_not_per_byte(granian: Served) -> None:
+    with socket.create_connection(("127.0.0.1", granian.port), timeout=10) as sock:
+        sock.sendall(b"GET /api/v1/memory HTTP/1.1\r\n")
+        started = time.monotonic()
+        closed = False
+        for _ in range(30):  # a byte every 0.1 s: each arrives well within the deadline
+            try:
+                sock.sendall(b"X")
+                time.sleep(0.1)
+                sock.setblocking(False)
+                closed = sock.recv(4096) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+            finally:
+                sock.setblocking(True)
+            if closed:
+                break
+    assert closed and time.monotonic() - started < 2
 
 
 def test_a_body_that_never_finishes_gets_408_and_stores_nothing(mock: Served) -> None:
