@@ -706,6 +706,9 @@ def main() -> int:
     parser.add_argument("--jvm-warmup", type=float, default=2.0, help="seconds of load on each stub before the first row")
     parser.add_argument("--wait-quiet", type=float, default=0.0,
                         help=f"seconds to wait, before each row, for others' load to drop under {QUIET * 100:.0f}%% of the machine")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="niceness of the bench, its servers and wrk (as root, below 0 puts them ahead of "
+                             "other work on a shared machine)")
     parser.add_argument("--prism", action="store_true", help="also run Stoplight Prism (npm, bench/package.json)")
     parser.add_argument("--scale", type=int, default=100_000, help="items stored for the scale and memory checks (0 skips)")
     parser.add_argument("--delete-pool", type=int, default=0,
@@ -717,6 +720,9 @@ def main() -> int:
     if args.quick:
         args.repeats, args.seconds, args.warmup_seconds, args.jvm_warmup = 2, 1.0, 1.0, 1.0
         args.scale, args.no_harness = 10_000, True
+    if args.nice:
+        # Every process the bench starts inherits it: wrk and all the servers alike.
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     connections = [int(c) for c in args.connections.split(",")]
     rows = [r for r in ROWS if args.rows.lower() in r.name.lower()]
     builds = [Build.of("memmock", args.memmock_label or "memmock", args.memmock_venv)]
@@ -788,8 +794,9 @@ def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int]
                    if line.startswith("MemTotal:")), float("nan"))
     what = "; ".join(f"{b.column}: {b.label} (commit {b.commit()}, {b.venv})" for b in builds)
     return "\n".join([
+        *([f"## {builds[0].label}", ""] if builds[0].label != "memmock" else []),
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', started)} on {cores} cores ({cpu}, {memory:.0f} GiB), "
-        "shared by wrk and the servers.",
+        "shared by wrk and the servers" + (f", which ran at niceness {args.nice}." if args.nice else "."),
         f"{what}.",
         f"Load: {found['wrk'] if tool == 'wrk' else tool}, {WRK_THREADS} thread, {' and '.join(map(str, connections))} "
         f"connection(s), the same for every server. Per row and connection count {args.warmup} warm-up round(s) of "
