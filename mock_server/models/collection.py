@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import partial
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Callable, Generic, Hashable, Iterable, Iterator, Mapping, Self, TypeVar
@@ -78,6 +79,14 @@ def _to_doc(info: FieldInfo) -> Callable[[Any], Any] | None:
     return lambda value: None if value is None else convert(value)
 
 
+def _constant(value: Any, name: str, ns: dict[str, Any]) -> str:
+    """The expression of a constant: its literal when it has one (no lookup at run time), else a name in ``ns``."""
+    if value is None or type(value) in (str, int, bool):
+        return repr(value)
+    ns[name] = value
+    return name
+
+
 def _compile(namespace: dict[str, Any], name: str, params: str, body: str) -> Callable[..., Any]:
     # The fields written out, as dataclasses writes __init__: a dict display or a call that names
     # each field costs what hand-written code costs, a loop over the declaration three times that.
@@ -128,9 +137,9 @@ class Layout(Generic[R]):
             [f"if {key!r} in f: r.{self._by_key[key]} = {self._written(key, f'f[{key!r}]')}" for key in self.writable]
             or ["pass"]))
         params = [name for name, info in declared.items() if not (info.write and info.default is not _REQUIRED)]
-        args = [name if name in params else self._written(info.key or name, f"f.get({info.key or name!r}, _d_{name})")
+        args = [name if name in params else self._written(
+                    info.key or name, f"f.get({info.key or name!r}, {_constant(info.default, f'_d_{name}', ns)})")
                 for name, info in declared.items()]
-        ns.update({f"_d_{name}": default for name, default in self.defaults.items()})
         self.new: Callable[..., R] = _compile(ns, "new", ", ".join(["f", *params]), f"return cls({', '.join(args)})")
 
     def read(self, reader: DocReader, raw: Any, path: Path) -> R | None:
@@ -152,8 +161,7 @@ class Layout(Generic[R]):
         for n, entry in enumerate(entries):
             name, source, *of = (entry, entry) if isinstance(entry, str) else entry
             if isinstance(source, Const):
-                ns[f"_c{n}"] = source.value
-                value = f"_c{n}"
+                value = _constant(source.value, f"_c{n}", ns)
             elif callable(source):
                 ns[f"_f{n}"] = source
                 value = f"_f{n}({self._attribute(of[0]) if of else 'r'})"
@@ -202,6 +210,8 @@ class Records(ABC, Generic[R]):
         self._counter = counter
         self._duplicate = duplicate
         self._order = order
+        if counter is not None:
+            self.next_id: Callable[[], int] = partial(ids.next_int, counter)  # a new integer id from the counter
 
     @abstractmethod
     def __iter__(self) -> Iterator[R]: ...
@@ -225,10 +235,6 @@ class Records(ABC, Generic[R]):
         """What no two records of one document may share (when ``duplicate`` is set)."""
         raise TypeError(f"{type(self).__name__} has no duplicate check")
 
-    def next_id(self) -> int:
-        """A new integer id from this section's counter."""
-        assert self._counter is not None
-        return self._ids.next_int(self._counter)
 
     def load(self, reader: DocReader, raws: list[Any], path: Path, check: Check | None = None) -> None:
         """Read the section's records; ``check`` is the family's own test of each (nested records, cross-field rules).
