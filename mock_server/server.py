@@ -287,25 +287,41 @@ class Served:
     async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a request that declares a body, with the deadline on the body's arrival."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.body_timeout
         arrived = started = False
         cut: str | None = None  # LATE or BROKEN, when the body stopped short
+        waiting: asyncio.Task[Any] | None = None  # the app's task while it waits for body bytes
+
+        def expire() -> None:
+            nonlocal cut
+            cut = LATE
+            if waiting is not None:
+                waiting.cancel()
+
+        # One timer per request, not a timeout per read: a body mostly comes in two messages.
+        timer = loop.call_at(loop.time() + self.body_timeout, expire)
 
         async def timed_receive() -> Message:
-            nonlocal arrived, cut
+            nonlocal arrived, cut, waiting
+            if cut == LATE:
+                return {"type": "http.disconnect"}  # to the app the client is gone; the 408 comes after it
             if arrived or cut is not None:
                 return await receive()
+            task = waiting = asyncio.current_task()
             try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                # To the app the client is gone; the 408 is answered once the app returns.
-                cut = LATE
+                message = await receive()
+            except asyncio.CancelledError:
+                if cut != LATE or task is None:  # a cancellation of the app's own
+                    raise
+                task.uncancel()
                 return {"type": "http.disconnect"}
+            finally:
+                waiting = None
             if message["type"] == "http.disconnect":
                 # granian's word for a body it could not read, a malformed chunk as much as a client gone.
                 cut = BROKEN
             arrived = message["type"] != "http.request" or not message.get("more_body", False)
+            if arrived:
+                timer.cancel()
             return message
 
         async def watched_send(message: Message) -> None:
@@ -316,7 +332,10 @@ class Served:
                     message = {**message, "headers": [*message.get("headers", ()), _CLOSE]}
             await send(message)
 
-        await self.app(scope, timed_receive, watched_send)
+        try:
+            await self.app(scope, timed_receive, watched_send)
+        finally:
+            timer.cancel()
         if cut is not None and not started:
             # The app had nothing to answer a body that never arrived whole; the server answers,
             # as uvicorn does (a 408 in the API's style, or its own 400), and closes.
