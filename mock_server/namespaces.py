@@ -66,10 +66,12 @@ class Namespace:
 class Namespaces:
     """The default namespace's state and the named ones, made on first use, the least recently used dropped past the cap."""
 
-    def __init__(self, default: MockState, on_new: Callable[[MockState], None] = lambda state: None) -> None:
+    def __init__(self, default: MockState, on_new: Callable[[MockState], None] = lambda state: None,
+                 on_drop: Callable[[str], None] = lambda name: None) -> None:
         self.default = default
         self.limit = default.settings.max_namespaces
         self.on_new = on_new
+        self.on_drop = on_drop  # told the name of each namespace dropped past the cap
         self._named: OrderedDict[str, Namespace] = OrderedDict()
         # Where requests that name no namespace go: the default one, unless a test runner (the
         # pytest plugin) points them at the current test's own.
@@ -109,6 +111,10 @@ class Namespaces:
         default = Namespace(DEFAULT, self.default, self.created, time.time())
         return [default, *reversed(self._named.values())]
 
+    def rebase(self, document: Any) -> None:
+        """Make ``document`` (a fixtures document) what namespaces made from now on start from."""
+        self._document = document
+
     def before_default_write(self) -> None:
         """Called before a request may change the default state: what namespaces start from is kept first."""
         if self._document is None:
@@ -126,4 +132,5 @@ class Namespaces:
             evicted, _ = self._named.popitem(last=False)
             logger.warning("memmock: namespace %r dropped: the least recently used of more than %d "
                            "(--max-namespaces)", evicted, self.limit)
+            self.on_drop(evicted)
         return namespace
