@@ -44,6 +44,9 @@ class Settings:
     body_timeout: float = 10.0  # seconds for a request's body, from the end of its headers
     max_items: int = 1_000_000  # items stored in all (records, artifact versions, chat messages)
     max_namespaces: int = 100  # named namespaces kept (X-Memmock-Namespace); past it the least recently used goes
+    journal_size: int = 1000  # requests the journal keeps (GET /_mock/requests); 0 turns it off
+    journal_bytes: int = 8 * 1024 * 1024  # what the journal may hold, about; past it the oldest requests go
+    journal_body_bytes: int = 4096  # bytes of each request and response body the journal keeps
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
 
@@ -65,6 +68,9 @@ class Settings:
             raise ValueError("max items must not be negative")
         if self.max_namespaces < 0:
             raise ValueError("max namespaces must not be negative")
+        for name in ("journal_size", "journal_bytes", "journal_body_bytes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.replace('_', ' ')} must not be negative")
         if self.admin_token is not None and not self.admin_token.strip():
             raise ValueError("admin token must not be empty")
         if self.admin_token is None and not is_loopback(self.host):
@@ -103,7 +109,8 @@ def is_loopback(host: str) -> bool:
 
 
 def _parse(name: str, raw: str) -> Any:
-    if name in ("port", "body_limit", "seed", "max_items", "max_namespaces"):
+    if name in ("port", "body_limit", "seed", "max_items", "max_namespaces", "journal_size", "journal_bytes",
+                "journal_body_bytes"):
         try:
             return int(raw)
         except ValueError:
