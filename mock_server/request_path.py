@@ -9,12 +9,17 @@ raises before its reply starts is answered here, through ``error_handlers.error_
 ``errors.render``. A request no operation takes is answered as connexion's Starlette router
 would: 405 naming the methods its path has, a slash redirect, or (past Swagger UI, which
 connexion serves) 404.
+
+Every request but the admin plane's is recorded in the journal (``journal.py``) once it is
+answered, errors and unrouted requests included: the reply's status, headers and first body
+bytes are caught here, on their way to the server.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from time import perf_counter
 
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
@@ -24,6 +29,7 @@ from .admin_guard import ADMIN_PREFIX, AdminLocks, is_admin_path
 from .error_handlers import error_reply
 from .errors import MethodNotAllowed, PayloadTooLarge, not_found
 from .headers import first_header
+from .journal import JOURNAL_KEY, SERVER_ERROR, Journal
 from .plan import OperationPlan
 from .routes import RouteTable
 from .namespaces import Namespaces
@@ -45,32 +51,52 @@ class RequestPath:
         settings = namespaces.default.settings
         self.limit = settings.body_limit
         self.locks = AdminLocks(settings)
+        self.journal = Journal(settings, self.table) if settings.journal_size else None
+        self.body_bytes = settings.journal_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        path = scope["path"]
+        admin = path.startswith(ADMIN_PREFIX) and is_admin_path(path)
+        journal = None if admin else self.journal
+        began = perf_counter() if journal is not None else 0.0
+        cap = self.body_bytes
+        start: Message | None = None  # the reply's first message, once it has started
+        body = b""  # the reply body's first ``cap`` bytes (with the journal)
+        size = 0
 
         async def sender(message: Message) -> None:
-            nonlocal started
-            started = True
+            nonlocal start, body, size
+            if message["type"] == "http.response.start":
+                start = message
+            elif journal is not None:
+                chunk = message.get("body", b"")
+                if chunk:
+                    if size < cap:
+                        body = (body + chunk)[:cap] if body else chunk[:cap]
+                    size += len(chunk)
             await send(message)
 
         try:
-            await self._serve(scope, receive, sender)
+            await self._serve(scope, admin, receive, sender)
         except Exception as exc:
-            reply = None if started else error_reply(exc, scope)
+            reply = None if start is not None else error_reply(exc, scope)
             if reply is None:  # too late for an error response, or no error of ours: the server error layer decides
+                start = start or SERVER_ERROR
                 raise
-            status, body, headers = reply
-            content = dumps(body)
-            await send({"type": "http.response.start", "status": status, "headers": [
+            status, error, headers = reply
+            content = dumps(error)
+            await sender({"type": "http.response.start", "status": status, "headers": [
                 (b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json"),
                 *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())]})
-            await send({"type": "http.response.body", "body": content, "more_body": False})
+            await sender({"type": "http.response.body", "body": content, "more_body": False})
+        finally:
+            if journal is not None:
+                journal.record(scope, self.namespaces.fallback, began, start, body, size)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, admin: bool, receive: Receive, send: Send) -> None:
         namespaces = self.namespaces
         state = namespaces.state_of_request(scope, write=scope["method"] not in _READS)
         extensions = scope.setdefault("extensions", {})
@@ -81,8 +107,9 @@ class RequestPath:
             # No route has a control character; Starlette's regexes disagree about a trailing
             # newline and would redirect between "x\n" and "x\n/" for ever.
             raise not_found(style_of(scope))
-        if path.startswith(ADMIN_PREFIX) and is_admin_path(path):
+        if admin:
             self.locks.check(scope)  # before Swagger UI and routing: the admin docs are locked too
+            extensions[JOURNAL_KEY] = self.journal
         length = first_header(scope["headers"], b"content-length")
         if length is not None and length.isdigit():
             if int(length) > self.limit:

@@ -5,15 +5,18 @@ gives Starlette's answer, the one connexion's router would give: the first route
 spec's order, that matches path and method, under the first base path (longest first) that
 matches. It walks a tree of path segments instead of trying one regex per route. For a path no
 route has, it also gives Starlette's slash redirect: the same path with its trailing slash added
-or dropped, when that one has routes.
+or dropped, when that one has routes, and (for the journal) the operation it came nearest to and why
+it is not that one.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connexion.frameworks.starlette import PATH_PARAMETER_CONVERTERS, FloatConverter
@@ -32,6 +35,13 @@ class Routed(NamedTuple):
     # one pass, so thousands of remembered paths (one per deleted id) cost it next to nothing.
     plan: OperationPlan
     path_params: dict[str, Any]
+
+
+class Nearest(NamedTuple):
+    """For a request no operation takes: the operation it came nearest to, and why it is not that one."""
+
+    plan: OperationPlan | None  # None: no API's base path takes the request
+    reason: str
 
 
 @dataclass
@@ -63,6 +73,13 @@ _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_-]*)\}$")
 # (``PATH_PARAMETER_CONVERTERS``: integer → int, number → float, a string of format path → path).
 _CONVERTORS: dict[str, Convertor[Any]] = {"int": PathInteger(), "float": FloatConverter(), "path": PathConvertor()}
 _STRING = StringConvertor()
+# What a value of each convertor is, for saying why a segment is not one.
+_KINDS: dict[type[Convertor[Any]], str] = {PathInteger: "an integer", FloatConverter: "a number"}
+
+
+def _convertor(types: dict[str, str], name: str) -> Convertor[Any]:
+    """The convertor of path parameter ``name``, by the type connexion gives its schema."""
+    return _CONVERTORS.get(PATH_PARAMETER_CONVERTERS.get(types.get(name), ""), _STRING)
 
 
 class _MountTree:
@@ -86,7 +103,7 @@ class _MountTree:
                 node = node.literals.setdefault(segment, _Node())
                 continue
             name = match.group(1)
-            convertor = convertors[name] = _CONVERTORS.get(PATH_PARAMETER_CONVERTERS.get(types.get(name), ""), _STRING)
+            convertor = convertors[name] = _convertor(types, name)
             if convertor is _CONVERTORS["path"]:
                 raise ValueError(f"{plan.path}: a parameter may not span segments")
             for existing_name, _, existing_convertor, child in node.params:
@@ -144,6 +161,55 @@ class _MountTree:
                     stack.append((child, depth + 1, (*raw, (name, segment))))
 
 
+class _Template:
+    """One operation's whole path (base path included) as segments: literals, and parameters' patterns."""
+
+    def __init__(self, order: int, plan: OperationPlan) -> None:
+        self.order = order
+        self.plan = plan
+        types = plan.operation.get_path_parameter_types()
+        segments: list[str | tuple[re.Pattern[str], str]] = []
+        for segment in (plan.base_path + plan.path)[1:].split("/"):
+            match = _PARAM.match(segment)
+            if match is None:
+                segments.append(segment)
+            else:
+                convertor = _convertor(types, match.group(1))
+                segments.append((re.compile(f"(?:{convertor.regex})"), _KINDS.get(type(convertor), "a path segment")))
+        self.segments = tuple(segments)
+
+    def score(self, method: str, segments: list[str]) -> tuple[bool, int, int, float, bool, int]:
+        """How near a request comes: the same number of segments, how many literals match, how many
+        segments match, how alike the literals that do not are, the same method, the earlier in the
+        spec; greater is nearer."""
+        same_length = len(self.segments) == len(segments)
+        literals = params = 0
+        alike = 0.0
+        for want, got in zip(self.segments, segments):
+            if isinstance(want, str):
+                if want == got:
+                    literals += 1
+                elif same_length:
+                    alike += SequenceMatcher(None, got, want).ratio()
+            elif want[0].fullmatch(got):
+                params += 1
+        same_method = self.plan.method == method or (method == "HEAD" and self.plan.method == "GET")
+        return same_length, literals, literals + params, alike, same_method, -self.order
+
+    def mismatch(self, segments: list[str]) -> str:
+        """Why the first segment (counted from 1) this template does not take is not one it takes.
+
+        ``segments`` are as many as the template's, and one of them does not match it (or the
+        table would have routed the request, or answered 405).
+        """
+        pairs = enumerate(zip(self.segments, segments), 1)
+        number, want, got = next((number, want, got) for number, (want, got) in pairs
+                                 if (want != got if isinstance(want, str) else want[0].fullmatch(got) is None))
+        if isinstance(want, str):
+            return f"segment {number}: {got!r} is not {want!r}"
+        return f"segment {number} is empty" if not got else f"segment {number}: {got!r} is not {want[1]}"
+
+
 RECENT_PATHS = 1_000
 RECENT_BYTES = 2 * 1024 * 1024
 _UNKNOWN: Any = object()
@@ -161,6 +227,7 @@ class RouteTable:
     """
 
     def __init__(self, plans: Sequence[OperationPlan]) -> None:
+        self.plans = tuple(plans)
         self._recent: Memo[tuple[str, str], Routed | None] = Memo(
             RECENT_PATHS, RECENT_BYTES, lambda key, _: 2 * len(key[1]) + 400)
         bases = sorted({plan.base_path for plan in plans}, key=len, reverse=True)
@@ -193,6 +260,58 @@ class RouteTable:
         tree, inner = placed
         toggled = inner.rstrip("/") if inner.endswith("/") else inner + "/"
         return tree.base_path + toggled if tree.methods(toggled) else None
+
+    def nearest(self, method: str, path: str) -> Nearest | None:
+        """For a request no operation takes, the operation it came nearest to and why not; None when one takes it.
+
+        A wrong method or a trailing slash is named as such. Otherwise the nearest is, of the
+        templates under the base path that takes the request, the one with as many segments as the
+        path that matches most of them, literals first (ties: the literal segments most alike, then
+        the same method, then the spec's order); one with another number of segments only when none
+        has the path's. Segments are counted from 1 over the whole path, base path included.
+        """
+        if self.find(method, path) is not None:
+            return None
+        allowed = self.allowed(path)
+        if allowed:
+            return Nearest(self._plan_at(method, path), f"method {method} not allowed: {', '.join(allowed)}")
+        toggled = self.redirect(path)
+        if toggled is not None:
+            return Nearest(self._plan_at(method, toggled), f"trailing slash: did you mean {toggled}")
+        best = self._closest(method, path)
+        if best is None:
+            return Nearest(None, "no API's base path takes it")
+        segments = path[1:].split("/")
+        if len(best.segments) == len(segments):
+            return Nearest(best.plan, best.mismatch(segments))
+        trailing = segments[-1] == ""
+        count = len(segments) - trailing
+        if count == 0:
+            return Nearest(best.plan, "no operation at /")
+        return Nearest(best.plan, f"no template has {count} segment{'' if count == 1 else 's'}"
+                                  f"{' and a trailing slash' if trailing else ''}")
+
+    def _plan_at(self, method: str, path: str) -> OperationPlan:
+        """The nearest operation of a path some template matches."""
+        closest = self._closest(method, path)
+        assert closest is not None  # a path with routes is under a base path
+        return closest.plan
+
+    def _closest(self, method: str, path: str) -> _Template | None:
+        """The nearest template under the base path that takes ``path`` (None: no base path takes it)."""
+        placed = self._mount_of(path)
+        if placed is None:
+            return None
+        segments = path[1:].split("/")
+        return max(self._templates[placed[0].base_path], key=lambda template: template.score(method, segments))
+
+    @functools.cached_property
+    def _templates(self) -> dict[str, list[_Template]]:
+        """Every operation's template by base path, made on the first ``nearest`` (no request needs them)."""
+        templates: dict[str, list[_Template]] = {}
+        for order, plan in enumerate(self.plans):
+            templates.setdefault(plan.base_path, []).append(_Template(order, plan))
+        return templates
 
     def _find(self, method: str, path: str) -> Routed | None:
         placed = self._mount_of(path)

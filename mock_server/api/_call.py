@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from ..headers import first_header
+from ..journal import JOURNAL_KEY, Journal
 from ..models.pagination import Page
 from ..namespaces import Namespaces
 from ..plan import CURRENT_CALL
@@ -31,6 +32,11 @@ class Call:
     def namespaces(self) -> Namespaces:
         """Every namespace the mock keeps (the admin plane's business)."""
         return self.scope["extensions"][NAMESPACES_KEY]  # type: ignore[no-any-return]
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal of the requests the mock answered (None: off, ``--journal-size 0``)."""
+        return self.scope["extensions"][JOURNAL_KEY]  # type: ignore[no-any-return]
 
     @property
     def store(self) -> Store:
