@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from connexion import AsyncApp
@@ -37,6 +37,9 @@ from .request_path import RequestPath, Unrouted
 from .settings import SPEC_DIR, Settings, StartupError
 from .state import MockState
 from .store import YAML_LOADER, Store, yaml_problem
+
+if TYPE_CHECKING:
+    from .persistence import Persistence
 
 
 @dataclass(frozen=True)
@@ -136,12 +139,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
     every operation's plan (``plan.Plugin``), after the fault the settings name, if any.
     """
     settings = settings or Settings.from_env()
+    persistence = _persistence(settings)
     if store is None:
         seed = settings.seed if settings.seed is not None else secrets.randbits(63)
-        store = (Store.from_file(settings.fixtures, seed=seed, keep_seed=True, max_items=settings.max_items)
-                 if settings.fixtures else Store(seed=seed, keep_seed=True, max_items=settings.max_items))
+        clock = None if persistence is None else persistence.clock
+        fixtures = None if persistence is not None and persistence.restoring else settings.fixtures
+        store = (Store.from_file(fixtures, clock=clock, seed=seed, keep_seed=True, max_items=settings.max_items)
+                 if fixtures else Store(clock=clock, seed=seed, keep_seed=True, max_items=settings.max_items))
+    if persistence is not None:
+        persistence.bind(store)
     state = MockState(store=store, settings=settings)
-    plugins = [*_fault_plugins(settings), *plugins]
+    # Persistence innermost: it sees the handler's real outcome.
+    plugins = [*([] if persistence is None else [persistence]),
+               *_fault_plugins(settings), *plugins]
     documents: dict[str, dict[str, Any]] = {}
     plans = []
     for api in APIS:
@@ -156,8 +166,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
         for plugin in plugins:
             plugin.attach(new)
 
-    namespaces = Namespaces(state, on_new=attach)
-    app = AsyncApp(__name__, middlewares=middlewares(settings, namespaces, plans))
+    namespaces = Namespaces(state, on_new=attach, on_drop=persistence.dropped if persistence else lambda name: None)
+    if persistence is not None:
+        persistence.start(namespaces)
+    app = AsyncApp(__name__, middlewares=middlewares(settings, namespaces, plans),
+                   lifespan=None if persistence is None else persistence.lifespan)
     for api in APIS:
         app.add_api(documents[api.name], name=api.name, resolver=UNROUTED,
                     swagger_ui_options=SwaggerUIOptions(spec_path=f"{api.ui_path}/openapi.json",
@@ -166,7 +179,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
     app.state = state  # type: ignore[attr-defined]
     app.plans = tuple(plans)  # type: ignore[attr-defined]
     app.namespaces = namespaces  # type: ignore[attr-defined]
+    app.persistence = persistence  # type: ignore[attr-defined]
     return app
+
+
+def _persistence(settings: Settings) -> Persistence | None:
+    """The built-in persistence plugin, when --state-file or --watch asks for it (only then imported)."""
+    if settings.state_file is None and not settings.watch:
+        return None
+    from .persistence import Persistence
+
+    return Persistence(settings)
 
 
 # Plugins are found by entry point (pyproject.toml), so the core names none of them.

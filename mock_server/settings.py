@@ -19,6 +19,7 @@ DEFAULT_FIXTURES: Traversable = files("mock_server.fixtures") / "default.yaml"
 
 AUTH_MODES = ("tokens", "open")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+FSYNC_POLICIES = ("always", "never")  # --fsync: when an acknowledged write reaches the disk (persistence/log.py)
 
 
 class StartupError(Exception):
@@ -49,6 +50,10 @@ class Settings:
     journal_body_bytes: int = 4096  # bytes of each request and response body the journal keeps
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
+    state_file: Path | None = None  # the state kept there across restarts (snapshot; commands in <file>.log)
+    fsync: str = "always"  # always: a write is synced to disk before its reply; never: written, the OS syncs
+    compact_bytes: int = 8 * 1024 * 1024  # log size past which (and past the snapshot's) a new snapshot is written
+    watch: bool = False  # reload the fixtures file when it changes, into namespaces unchanged since loaded
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -68,6 +73,10 @@ class Settings:
             raise ValueError("max items must not be negative")
         if self.max_namespaces < 0:
             raise ValueError("max namespaces must not be negative")
+        if self.fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {self.fsync!r}")
+        if self.compact_bytes < 1:
+            raise ValueError("compact bytes must be positive")
         for name in ("journal_size", "journal_bytes", "journal_body_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', ' ')} must not be negative")
@@ -110,7 +119,7 @@ def is_loopback(host: str) -> bool:
 
 def _parse(name: str, raw: str) -> Any:
     if name in ("port", "body_limit", "seed", "max_items", "max_namespaces", "journal_size", "journal_bytes",
-                "journal_body_bytes"):
+                "journal_body_bytes", "compact_bytes"):
         try:
             return int(raw)
         except ValueError:
@@ -122,13 +131,13 @@ def _parse(name: str, raw: str) -> Any:
             raise ValueError(f"MEMMOCK_{name.upper()} must be a number of seconds, not {raw!r}") from None
     if name == "admin_hosts":
         return tuple(host.strip() for host in raw.split(",") if host.strip())
-    if name in ("strict", "cors"):
+    if name in ("strict", "cors", "watch"):
         lowered = raw.strip().lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"MEMMOCK_{name.upper()} must be true or false, not {raw!r}")
-    if name == "fixtures":
+    if name in ("fixtures", "state_file"):
         return Path(raw)
-    return raw.strip().lower() if name in ("auth", "log_level", "fault") else raw
+    return raw.strip().lower() if name in ("auth", "log_level", "fault", "fsync") else raw

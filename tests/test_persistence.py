@@ -1,0 +1,234 @@
+"""--state-file in-process: a restart gives back the same state byte for byte, whatever the writes were.
+
+The mock is built twice on the same file (the first app closed in between, as a stopped server
+leaves it); the exports (``GET /_mock/state``) of every namespace are compared as bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from mock_server.app import create_app  # noqa: E402
+from mock_server.persistence.log import log_path  # noqa: E402
+from mock_server.persistence.records import frame  # noqa: E402
+from mock_server.settings import Settings, StartupError  # noqa: E402
+
+from tests.api.conftest import ADMIN, JOHN, analytics, conversation_body, ibl, mentor, prompt, vai  # noqa: E402
+
+IBL, ADMIN_IBL, VAI = ibl(JOHN), ibl(ADMIN), vai()
+HISTORY = analytics("chat-history/", user="johndoe")
+SESSION = "0f8fad5b-d9cb-469f-a165-70867728950e"
+JSON = {"Content-Type": "application/json"}  # what the admin plane's writes must say
+
+
+def settings(path: Path, **changes: Any) -> Settings:
+    """A mock kept in ``path``, its admin plane answering the test client's Host."""
+    return Settings(state_file=path, seed=11, admin_hosts=("testserver",), **changes)
+
+
+@pytest.fixture
+def state_file(tmp_path: Path) -> Path:
+    return tmp_path / "state.json"
+
+
+@pytest.fixture
+def running(state_file: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings(state_file))) as client:
+        yield client
+
+
+def exports(client: TestClient, *namespaces: str) -> dict[str, bytes]:
+    """Each namespace's whole state, as the bytes the admin plane sends."""
+    found = {}
+    for name in namespaces:
+        headers = {"X-Memmock-Namespace": name} if name != "default" else {}
+        response = client.get("/_mock/state", headers=headers)
+        assert response.status_code == 200
+        found[name] = response.content
+    return found
+
+
+def restarted(state_file: Path, *namespaces: str, **changes: Any) -> dict[str, bytes]:
+    """The exports of a mock built anew on ``state_file``."""
+    with TestClient(create_app(settings(state_file, **changes))) as client:
+        return exports(client, *namespaces)
+
+
+def ok(response: Any, *statuses: int) -> Any:
+    assert response.status_code in (statuses or (200, 201, 204)), (response.status_code, response.text)
+    return response.json() if response.content else None
+
+
+def mixed_writes(client: TestClient, ns: dict[str, str]) -> None:
+    """Every kind of write of both APIs and the admin plane, some failing, in the namespace ``ns`` names."""
+    as_john, as_admin, as_vai = {**IBL, **ns}, {**ADMIN_IBL, **ns}, {**VAI, **ns}
+    ok(client.put(prompt("chat-memory-status/"), headers=as_john, json={"enabled": False}))
+    ok(client.put(prompt("chat-memory-status/"), headers=as_john, data={"enabled": "on"}))  # a form body
+    memory = ok(client.post(prompt("all-chats-memory/"), headers=as_john, json={
+        "content": "Likes puzzles.", "session_id": SESSION, "username": "johndoe", "platform_key": "main"}))
+    ok(client.put(prompt(f"all-chats-memory/{memory['id']}/"), headers=as_john,
+                  json={"username": "johndoe", "platform_key": "main", "content": "Likes chess."}))
+    ok(client.post(prompt("all-chats-memory/"), headers=as_john, json={"content": 5, "session_id": "nope"}), 400)
+    ok(client.post(mentor("ai-user-profile-memory/"), headers=as_john, json={"tag": "pet", "detail": "a cat"}))
+    ok(client.delete(mentor("ai-user-profile-memory/favorite-animal/"), headers=as_john))
+    ok(client.delete(mentor("ai-user-profile-memory/favorite-animal/"), headers=as_john), 404)
+    ok(client.put(mentor("custom-instruction/"), headers=as_john, json={"mentor_tone": "formal"}))
+    artifact = ok(client.post(mentor("artifacts/"), headers=as_john, json={"title": "Notes", "content": "draft"}))
+    ok(client.put(mentor(f"artifacts/{artifact['id']}/"), headers=as_john, json={"title": "Notes v2"}))
+    ok(client.patch(mentor(f"artifacts/{artifact['id']}/"), headers=as_john, json={"content": "second draft"}))
+    ok(client.post(mentor("artifacts/3/versions/set-current/"), headers=as_john, json={"version_id": 4}))
+    ok(client.delete(mentor("artifacts/1/"), headers=as_john))
+    ok(client.delete(mentor("edx-memory/1/"), headers=as_john), 204, 404)
+    conversation = ok(client.post(HISTORY, headers=as_admin, json=conversation_body()))
+    ok(client.patch(HISTORY + f"{conversation['id']}/", headers=as_admin, json={"is_shared": True}))
+    ok(client.post(f"/_mock/ibl/orgs/main/chat-history/{conversation['id']}/messages", headers=ns,
+                   json={"messages": [{"type": "human", "content": "hi"}, {"type": "ai", "content": "hello"}]}))
+    ids = [ok(client.post("/api/v1/memory", headers=as_vai, json={"content": f"fact {i}"}))["id"] for i in range(5)]
+    ok(client.delete(f"/api/v1/memory/{ids[1]}", headers=as_vai))
+    ok(client.post("/api/v1/memory", headers=as_vai, json={}), 422)
+    ok(client.post("/api/v1/memory/backfill-entities", headers=as_vai, params={"limit": 3}))
+
+
+def test_a_restart_gives_the_same_state_byte_for_byte(state_file: Path, running: TestClient) -> None:
+    mixed_writes(running, {})
+    mixed_writes(running, {"X-Memmock-Namespace": "team-a"})
+    before = exports(running, "default", "team-a")
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    assert restarted(state_file, "default", "team-a") == before
+    # ... and again, from the restarted mock's own files.
+    assert restarted(state_file, "default", "team-a") == before
+
+
+def test_reset_import_and_a_dropped_namespace_come_back_as_they_were(state_file: Path, running: TestClient) -> None:
+    b = {"X-Memmock-Namespace": "b"}
+    ok(running.post("/api/v1/memory", headers={**VAI, **b}, json={"content": "in b"}))
+    document = ok(running.get("/_mock/state", headers=b))
+    document["vai"]["memories"] = document["vai"]["memories"][:3]
+    ok(running.put("/_mock/state", headers={"X-Memmock-Namespace": "c"}, json=document))
+    ok(running.post("/api/v1/memory", headers={**VAI, "X-Memmock-Namespace": "c"}, json={"content": "in c"}))
+    ok(running.post("/api/v1/memory", headers=VAI, json={"content": "in default"}))
+    ok(running.post("/_mock/reset", headers=JSON))
+    ok(running.delete("/_mock/namespaces/b", headers=JSON))
+    ok(running.post("/_mock/reset", headers={**JSON, "X-Memmock-Namespace": "c"}))  # back to the import, not the fixtures
+    before = exports(running, "default", "c")
+    listed = [n["name"] for n in ok(running.get("/_mock/namespaces"))["namespaces"]]
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    with TestClient(create_app(settings(state_file))) as client:
+        assert exports(client, "default", "c") == before
+        assert [n["name"] for n in ok(client.get("/_mock/namespaces"))["namespaces"]] == listed
+        # What a reset returns to came back too: c's import, the default's fixtures.
+        ok(client.post("/api/v1/memory", headers={**VAI, "X-Memmock-Namespace": "c"}, json={"content": "later"}))
+        ok(client.post("/_mock/reset", headers={**JSON, "X-Memmock-Namespace": "c"}))
+        again, then = json.loads(exports(client, "c")["c"]), json.loads(before["c"])
+        assert again.pop("ids")["uuid_counter"] == then.pop("ids")["uuid_counter"] + 1  # ids handed out stay so
+        assert again == then
+
+
+def test_compaction_writes_a_snapshot_and_empties_the_log(state_file: Path) -> None:
+    with TestClient(create_app(settings(state_file, compact_bytes=4000))) as client:
+        for i in range(40):
+            ok(client.post("/api/v1/memory", headers=VAI, json={"content": f"fact {i}"}))
+            ok(client.post("/api/v1/memory", headers={**VAI, "X-Memmock-Namespace": "n"}, json={"content": f"{i}"}))
+        before = exports(client, "default", "n")
+    # The log holds only what came after the last snapshot (the snapshot's size is the threshold then).
+    assert log_path(state_file).stat().st_size < state_file.stat().st_size
+    assert restarted(state_file, "default", "n", compact_bytes=4000) == before
+
+
+def test_a_torn_last_record_is_dropped_with_a_warning(state_file: Path, running: TestClient,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    ok(running.post("/api/v1/memory", headers=VAI, json={"content": "kept"}))
+    before = exports(running, "default")
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    log = log_path(state_file)
+    whole = log.stat().st_size
+    with log.open("ab") as handle:  # a write cut off by the crash: half a record
+        handle.write(frame({"seq": 2, "ns": "default", "op": "x"})[:30])
+    with caplog.at_level(logging.WARNING, logger="memmock"):
+        assert restarted(state_file, "default") == before
+    torn = [r.getMessage() for r in caplog.records if "torn last record" in r.getMessage()]
+    assert len(torn) == 1 and f"at byte {whole}" in torn[0]
+    assert log.stat().st_size == whole  # cut off, so the next records follow whole ones
+
+
+def test_a_damaged_record_in_the_middle_refuses_to_start(state_file: Path, running: TestClient) -> None:
+    for i in range(3):
+        ok(running.post("/api/v1/memory", headers=VAI, json={"content": f"fact {i}"}))
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    log = log_path(state_file)
+    lines = log.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"fact 1", b"fact X")  # its checksum no longer matches
+    log.write_bytes(b"".join(lines))
+    with pytest.raises(StartupError) as raised:
+        create_app(settings(state_file))
+    message = str(raised.value)
+    assert str(log) in message and f"at byte {len(lines[0])}" in message and "truncate -s" in message
+    # It let go of the file: fixing it and starting again works.
+    log.write_bytes(lines[0])
+    restarted(state_file, "default")
+
+
+def test_a_second_mock_on_the_same_file_is_refused(state_file: Path, running: TestClient) -> None:
+    with pytest.raises(StartupError, match="another memmock is using it"):
+        create_app(settings(state_file))
+
+
+def test_the_seed_of_the_file_wins(state_file: Path, running: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    seed = ok(running.get("/_mock/state"))["ids"]["seed"]
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="memmock"):
+        with TestClient(create_app(settings(state_file).with_(seed=12))) as client:
+            assert ok(client.get("/_mock/state"))["ids"]["seed"] == seed
+    assert any("--seed 12 ignored" in r.getMessage() for r in caplog.records)
+
+
+def test_a_file_that_is_no_state_file_is_refused_with_its_name(state_file: Path) -> None:
+    state_file.write_text("{not json")
+    with pytest.raises(StartupError, match=f"state file {state_file}: not a memmock state file"):
+        create_app(settings(state_file))
+    state_file.write_text('{"format": "something else"}')
+    with pytest.raises(StartupError, match="not a memmock state file"):
+        create_app(settings(state_file))
+
+
+def test_a_log_without_its_snapshot_is_refused(state_file: Path, running: TestClient) -> None:
+    ok(running.post("/api/v1/memory", headers=VAI, json={"content": "x"}))
+    running.app.persistence.close()  # type: ignore[attr-defined]
+    state_file.unlink()
+    with pytest.raises(StartupError, match="is missing, but its log"):
+        create_app(settings(state_file))
+
+
+def test_fsync_never_still_keeps_every_write(state_file: Path) -> None:
+    with TestClient(create_app(settings(state_file, fsync="never"))) as client:
+        for i in range(5):
+            ok(client.post("/api/v1/memory", headers=VAI, json={"content": f"fact {i}"}))
+        before = exports(client, "default")
+    assert restarted(state_file, "default") == before
+
+
+def test_a_log_that_cannot_be_written_answers_503_and_changes_nothing(state_file: Path, running: TestClient,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    log = running.app.persistence.log  # type: ignore[attr-defined]
+
+    def full(data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(log, "_write", full)
+    r = running.post("/api/v1/memory", headers=VAI, json={"content": "never acknowledged"})
+    assert r.status_code == 503 and "No space left on device" in r.json()["detail"]
+    assert running.get("/api/v1/memory", headers=VAI).status_code == 503  # it would show the write the file lacks
+    items = running.app.state.store.items.used  # type: ignore[attr-defined]
+    r = running.post("/api/v1/memory", headers=VAI, json={"content": "refused before it runs"})
+    assert r.status_code == 503
+    assert running.app.state.store.items.used == items  # type: ignore[attr-defined]
