@@ -637,6 +637,8 @@ def wait_for_quiet(args: argparse.Namespace) -> float:
 
 # Others' load under which a row starts at once with --wait-quiet: a tenth of the machine.
 QUIET = 0.10
+# Others' load over which a run's figures come with a warning: a quarter of the machine.
+BUSY = 0.25
 
 
 def measure(servers: list[Server], row: Row, connections: int, args: argparse.Namespace,
@@ -765,6 +767,10 @@ def main() -> int:
     if busy:
         extra.append(f"- others' load on the machine before each row and connection count (share of all cores busy "
                      f"over 0.5 s): median {statistics.median(busy):.0%}, max {max(busy):.0%}")
+        if statistics.median(busy) > BUSY:
+            extra.append("- the machine was busy with other work before most rows: every figure here, p99 most of "
+                         "all, is worse than on an idle machine, and ratios swing from run to run; compare builds "
+                         "in one run (--before-venv), on a quieter machine")
     for build in builds:
         prefix = "" if len(builds) == 1 else f"{build.column}: "
         extra += [f"- {prefix}{line}" for line in build_lines(build, args)]
