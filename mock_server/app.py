@@ -29,6 +29,7 @@ from connexion.resolver import Resolver
 
 from . import error_handlers
 from .auth import PRINCIPAL_FUNCTIONS
+from .behaviour.plugin import BehaviourPlugin
 from .cors import LeanCORSMiddleware
 from .errors import Style, not_found
 from .namespaces import Namespaces
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
 
     ``settings`` defaults to ``Settings.from_env()``; ``store`` lets a test inject one (for
     example with a fixed clock) instead of loading ``settings.fixtures``; ``plugins`` hook into
-    every operation's plan (``plan.Plugin``), after the fault the settings name, if any.
+    every operation's plan (``plan.Plugin``), after the fault the settings name, if any, and
+    before the built-in behaviour plugin (Prefer, latency, network faults), which is outermost.
     """
     settings = settings or Settings.from_env()
     persistence = _persistence(settings)
@@ -151,7 +153,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
     state = MockState(store=store, settings=settings)
     # Persistence innermost: it sees the handler's real outcome.
     plugins = [*([] if persistence is None else [persistence]),
-               *_fault_plugins(settings), *plugins]
+               *_fault_plugins(settings), *plugins, BehaviourPlugin(settings)]
     documents: dict[str, dict[str, Any]] = {}
     plans = []
     for api in APIS:

@@ -11,6 +11,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from .behaviour.latency import parse_latency
+
 # Installed with memmock (pyproject.toml maps the repo's spec/ and fixtures/ to packages), so an
 # installed memmock finds them wherever it runs. The specs are a data-only package of their own,
 # which the harness reads too without loading the mock.
@@ -50,6 +52,7 @@ class Settings:
     journal_body_bytes: int = 4096  # bytes of each request and response body the journal keeps
     admin_token: str | None = None  # required on every /_mock request when set (and beyond loopback)
     admin_hosts: tuple[str, ...] = ()  # Host names /_mock answers on a loopback bind, beyond the loopback ones
+    latency: str | None = None  # every API request's delay ('50ms', 'uniform:20ms-80ms', behaviour/latency.py)
     state_file: Path | None = None  # the state kept there across restarts (snapshot; commands in <file>.log)
     fsync: str = "always"  # always: a write is synced to disk before its reply; never: written, the OS syncs
     compact_bytes: int = 8 * 1024 * 1024  # log size past which (and past the snapshot's) a new snapshot is written
@@ -80,6 +83,8 @@ class Settings:
         for name in ("journal_size", "journal_bytes", "journal_body_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name.replace('_', ' ')} must not be negative")
+        if self.latency is not None:
+            parse_latency(self.latency)  # its ValueError says what is wrong
         if self.admin_token is not None and not self.admin_token.strip():
             raise ValueError("admin token must not be empty")
         if self.admin_token is None and not is_loopback(self.host):
