@@ -58,6 +58,10 @@ class RequestPath:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Per-request data lives in the scope's extensions (the state, the operation, the validated
+        # inputs): a dict of this request's own, since a server may hand every request the same one
+        # (granian does).
+        scope["extensions"] = dict(scope.get("extensions") or ())
         path = scope["path"]
         admin = path.startswith(ADMIN_PREFIX) and is_admin_path(path)
         journal = None if admin else self.journal

@@ -1,8 +1,7 @@
 """How ``memmock serve`` answers slow requests and hands requests to the app, on either server.
 
-granian (the default) runs the app behind ``Served``: each request gets a scope ``extensions``
-dict of its own (granian hands every request the same dict, which the app and connexion write
-per-request data into), and its body has ``body_timeout`` seconds from the end of its headers
+granian (the default) runs the app behind ``Served``: a request's body has ``body_timeout``
+seconds from the end of its headers
 (granian has no body deadline): a body late past that is answered ``408`` in its API's style and
 the connection closed. granian's own HTTP/1 header read timeout is the header deadline; a request
 late in its headers is closed there without an answer. A response that starts before its
@@ -265,7 +264,7 @@ LATE, BROKEN = "late", "broken"  # why a body stopped short: past its deadline, 
 
 
 class Served:
-    """``app`` as ``memmock serve`` hands it to granian: a scope of its own per request, and a body deadline."""
+    """``app`` as ``memmock serve`` hands it to granian: with a deadline on each request's body."""
 
     __slots__ = ("app", "body_timeout")
 
@@ -274,11 +273,6 @@ class Served:
         self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
-        extensions = scope.get("extensions")
-        if extensions is not None:
-            # granian puts one dict, shared by every request, in every scope; what the app and
-            # connexion keep there for one request (its parameters, its operation) would reach the next.
-            scope["extensions"] = dict(extensions)
         if scope["type"] == "http" and _has_body(scope["headers"]):
             await self._with_body(scope, receive, send)
         else:

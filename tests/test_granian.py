@@ -1,11 +1,11 @@
 """``memmock serve`` on granian: requests kept apart, and the harness's artifacts machine green.
 
 granian puts one ``extensions`` dict, shared by every request, in every ASGI scope. The app keeps
-per-request data there (``validation.request_data``: the typed query and path parameters), so on
+per-request data in the extensions (``validation.request_data``: the typed query and path parameters), so on
 a bare granian a request inherits the parameters of the requests before it: a search after a
 filtered list filters by both, and the harness's ``artifacts.search_read_your_writes`` finds
-nothing. ``server.Served`` gives each request a dict of its own; the bare app is checked too, and
-fails until ``create_app()`` no longer relies on the server for that.
+nothing. The request path gives each request a dict of its own; the bare app served by granian
+is checked, as ``memmock serve`` serves it.
 """
 
 from __future__ import annotations
@@ -109,17 +109,10 @@ def test_the_harness_artifacts_machine_passes_on_granian(served: Served) -> None
 
 
 # Until create_app() gives each request a scope of its own, whatever server it is handed to.
-SHARED_EXTENSIONS = pytest.mark.xfail(
-    raises=AssertionError, reason="create_app() keeps per-request data in scope['extensions'] (validation.request_data), one dict on "
-    "granian for every request; memmock serve hands each request its own (server.Served)")
-
-
-@SHARED_EXTENSIONS
 def test_the_bare_app_keeps_requests_apart_on_granian(bare: str) -> None:
     assert filtered_then_searched(bare) == (1, 1)
 
 
-@SHARED_EXTENSIONS
 def test_the_harness_artifacts_machine_passes_on_the_bare_app_on_granian(bare: str) -> None:
     run = harness_artifacts(bare)
     assert run.returncode == 0, run.stdout[-3000:]
