@@ -46,11 +46,14 @@ def round_half_up(total: int, sessions: int) -> int:
 
 
 class AnalyticsBackend:
-    """Message statistics over a chat-history backend (no state of its own)."""
+    """Message statistics over a chat-history backend (no state of its own).
+
+    ``average`` is a policy: what turns a bucket's (messages, sessions > 0) into its
+    ``avg_messages`` (``round_half_up``); a plugin may replace it per state (``Plugin.attach``).
+    """
 
     def __init__(self, chat_history: ChatHistoryBackend) -> None:
         self._history = chat_history
-        # Injectable: a bucket's average from (messages, sessions > 0). The fault switch swaps it.
         self.average: Callable[[int, int], int] = round_half_up
         # Dashboards poll the same ranges: a series stays valid until its index changes.
         self._series: Memo[tuple[Any, ...], tuple[TimeIndex, int, list[dict[str, Any]]]] = Memo(
