@@ -12,7 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from contract_tests.inprocess import start_mock
-from mock_server.app import create_app
+from mock_server.app import create_app, load_spec
+from mock_server.behaviour.latency import MAX_DELAY_MS
+from mock_server.behaviour.network import FAULTS, MAX_RETRY_AFTER
 from mock_server.settings import Settings
 from tests.served import serve
 
@@ -152,3 +154,9 @@ def test_configured_status_faults_follow_the_seed_in_memory_too() -> None:
         client.put("/_mock/behaviour", json=document, headers=JSON)
         runs.append([client.get(MEMORIES, headers=VAI).status_code for _ in range(30)])
     assert runs[0] == runs[1] and set(runs[0]) == {200, 429}
+
+
+def test_the_admin_spec_names_the_faults_and_bounds_the_mock_has() -> None:
+    rule = load_spec("admin")["components"]["schemas"]["BehaviourRule"]["properties"]
+    assert tuple(rule["fault"]["enum"]) == FAULTS
+    assert (rule["retry_after"]["maximum"], rule["duration"]["maximum"]) == (MAX_RETRY_AFTER, MAX_DELAY_MS)

@@ -17,10 +17,16 @@ from typing import Any
 
 from connexion.operations import OpenAPIOperation
 from starlette.responses import Response
+from starlette.types import Scope
 
 from ..wire import dumps
 from .generate import generate
 from .prefer import BadPreference, Preferences
+
+
+def body_seed(scope: Scope, seed: int) -> str:
+    """What seeds a dynamic body: a seed, and the request's method and path."""
+    return f"{seed}:{scope['method']}:{scope['path']}"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def duration_ms(text: str) -> float:
 
 @dataclass(frozen=True)
 class Latency:
-    """A latency: ``fixed`` (``low`` ms), ``uniform`` (``low``..``high`` ms) or ``lognormal`` (median ``low``, ``sigma``)."""
+    """A latency: ``fixed`` (``low`` ms), ``uniform`` (``low``..``high`` ms) or ``lognormal`` (median ``low``)."""
 
     text: str  # the spec as given, for the behaviour's view
     kind: str

@@ -1,9 +1,9 @@
 """``BehaviourPlugin``: Prefer, latency and network faults on every operation of the two APIs.
 
-Its ``around`` wrapper is the outermost of every operation's run: a request that sends no
-``Prefer`` header and no ``__`` query parameter, in a namespace with no behaviour and a mock
-without ``--latency``, goes straight to the operation (one header scan and two lookups). Any
-other reads its preferences (a bad one answers 400), waits out its delay (``asyncio.sleep``:
+Its ``around`` wrapper is the outermost of every operation's run: while the mock runs without
+``--latency`` and no namespace has a behaviour, a request that sends no ``Prefer`` header and no
+``__`` query parameter goes straight to the operation (a look at the query and through the
+headers). Any other reads its preferences (a bad one answers 400), waits out its delay (``asyncio.sleep``:
 nothing else waits), then meets its fault, if any, or is served. A forced answer (``code``,
 ``example``, ``dynamic``) is given by the ``handler`` hook, so only once the request is
 authenticated and valid, as Prism validates before it negotiates; the operation's handler is not
@@ -26,7 +26,7 @@ from ..settings import Settings
 from ..state import STATE_KEY, MockState
 from ..wire import dumps
 from . import network
-from .answers import Answers, Choice
+from .answers import Answers, Choice, body_seed
 from .config import KEY, Activity, Behaviour
 from .latency import parse_latency
 from .prefer import BadPreference, Preferences, preferences
@@ -99,8 +99,7 @@ async def _forced(answers: Answers, wanted: Wanted, scope: Scope, state: MockSta
     choice = wanted.choice
     assert choice is not None
     wanted.applied.extend(choice.asked)
-    seed = choice.seed if choice.seed is not None else state.store.ids.seed
-    return answers.reply(choice, f"{seed}:{scope['method']}:{scope['path']}")
+    return answers.reply(choice, body_seed(scope, choice.seed if choice.seed is not None else state.store.ids.seed))
 
 
 async def _serve(app: ASGIApp, answers: Answers, style: Style, operation: str,
@@ -140,7 +139,11 @@ async def _serve(app: ASGIApp, answers: Answers, style: Style, operation: str,
                                                    "memmock can reach (a test client in memory, or a server in "
                                                    "another process)"})
             return
-        network.break_connection(sock, fault)
+        try:
+            network.break_connection(sock, fault)
+        except OSError as exc:
+            await _send_json(send, 400, {"detail": f"fault {fault.name}: {exc.strerror or exc}"})
+            return
         await network.closed_reply(send)
     else:
         start, body = await _held(app, scope, receive)
@@ -160,8 +163,8 @@ async def _status_fault(fault: network.FaultSpec, answers: Answers, style: Style
         await _send_json(send, int(fault.name), network.status_body(fault, style), retry)
         return
     choice = answers.choose(Preferences(code=fault.name))
-    seed = scope["extensions"][STATE_KEY].store.ids.seed
-    await answers.reply(choice, f"{seed}:{scope['method']}:{scope['path']}", retry)(scope, _no_body, send)
+    reply = answers.reply(choice, body_seed(scope, scope["extensions"][STATE_KEY].store.ids.seed), retry)
+    await reply(scope, _no_body, send)
 
 
 async def _no_body() -> Message:
