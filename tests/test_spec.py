@@ -41,6 +41,7 @@ _ANALYTICS_MOD = "mock_server.api.analytics"
 _CHAT_HISTORY = "mock_server.api.chat_history"
 _VAI_MOD = "mock_server.api.vai_memory"
 _ADMIN_MOD = "mock_server.api.admin"
+_NAMESPACES_MOD = "mock_server.api.namespaces"
 _BEHAVIOUR_MOD = "mock_server.api.behaviour"
 _JOURNAL_MOD = "mock_server.api.journal"
 
@@ -106,6 +107,8 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
         "export_state": ("get", "/_mock/state", _ADMIN_MOD),
         "import_state": ("put", "/_mock/state", _ADMIN_MOD),
         "append_messages": ("post", "/_mock/ibl/orgs/{org}/chat-history/{conversation_id}/messages", _ADMIN_MOD),
+        "list_namespaces": ("get", "/_mock/namespaces", _NAMESPACES_MOD),
+        "delete_namespace": ("delete", "/_mock/namespaces/{name}", _NAMESPACES_MOD),
         "get_behaviour": ("get", "/_mock/behaviour", _BEHAVIOUR_MOD),
         "put_behaviour": ("put", "/_mock/behaviour", _BEHAVIOUR_MOD),
         "delete_behaviour": ("delete", "/_mock/behaviour", _BEHAVIOUR_MOD),
