@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from mock_server.app import create_app  # noqa: E402
-from mock_server.persistence.log import log_path  # noqa: E402
+from mock_server.persistence import plugin  # noqa: E402
+from mock_server.persistence.log import CommandLog, log_path, next_log_path  # noqa: E402
 from mock_server.persistence.records import frame  # noqa: E402
 from mock_server.settings import Settings, StartupError  # noqa: E402
 
@@ -119,7 +120,7 @@ def test_reset_import_and_a_dropped_namespace_come_back_as_they_were(state_file:
     ok(running.post("/api/v1/memory", headers=VAI, json={"content": "in default"}))
     ok(running.post("/_mock/reset", headers=JSON))
     ok(running.delete("/_mock/namespaces/b", headers=JSON))
-    ok(running.post("/_mock/reset", headers={**JSON, "X-Memmock-Namespace": "c"}))  # back to the import, not the fixtures
+    ok(running.post("/_mock/reset", headers={**JSON, "X-Memmock-Namespace": "c"}))  # to the import, not the fixtures
     before = exports(running, "default", "c")
     listed = [n["name"] for n in ok(running.get("/_mock/namespaces"))["namespaces"]]
     running.app.persistence.close()  # type: ignore[attr-defined]
@@ -134,15 +135,42 @@ def test_reset_import_and_a_dropped_namespace_come_back_as_they_were(state_file:
         assert again == then
 
 
+# No fixtures: a small snapshot, so that a few writes pass it and compact the log.
+SMALL = {"compact_bytes": 3000, "fixtures": None, "auth": "open"}
+
+
 def test_compaction_writes_a_snapshot_and_empties_the_log(state_file: Path) -> None:
-    with TestClient(create_app(settings(state_file, compact_bytes=4000))) as client:
+    with TestClient(create_app(settings(state_file, **SMALL))) as client:
         for i in range(40):
             ok(client.post("/api/v1/memory", headers=VAI, json={"content": f"fact {i}"}))
             ok(client.post("/api/v1/memory", headers={**VAI, "X-Memmock-Namespace": "n"}, json={"content": f"{i}"}))
         before = exports(client, "default", "n")
-    # The log holds only what came after the last snapshot (the snapshot's size is the threshold then).
-    assert log_path(state_file).stat().st_size < state_file.stat().st_size
-    assert restarted(state_file, "default", "n", compact_bytes=4000) == before
+    snapshot = json.loads(state_file.read_bytes())
+    assert snapshot["seq"] > 40 and [n["name"] for n in snapshot["namespaces"]] == ["default", "n"]
+    assert log_path(state_file).stat().st_size < 3000 + len(state_file.read_bytes())  # only what came since
+    assert restarted(state_file, "default", "n", **SMALL) == before
+
+
+@pytest.mark.parametrize("cut_short", ["snapshot", "retire"])
+def test_a_compaction_cut_short_loses_nothing(state_file: Path, cut_short: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot never written (or written, the logs not yet swapped): startup reads both logs."""
+    def fails(*args: Any) -> None:
+        raise OSError(5, "Input/output error")
+
+    with TestClient(create_app(settings(state_file, **SMALL))) as client:
+        if cut_short == "snapshot":
+            monkeypatch.setattr(plugin, "write_atomically", fails)
+        else:
+            monkeypatch.setattr(CommandLog, "_retire", fails)
+        for i in range(40):
+            ok(client.post("/api/v1/memory", headers=VAI, json={"content": f"fact {i}"}))
+        before = exports(client, "default")
+    assert next_log_path(state_file).exists()  # the writes after the rotation went on into it
+    monkeypatch.undo()
+    assert restarted(state_file, "default", **SMALL) == before
+    assert not next_log_path(state_file).exists()  # one log again, after a snapshot at startup
+    assert restarted(state_file, "default", **SMALL) == before
 
 
 def test_a_torn_last_record_is_dropped_with_a_warning(state_file: Path, running: TestClient,

@@ -61,7 +61,8 @@ def test_kill_9_in_the_middle_keeps_every_acknowledged_write(tmp_path: Path) -> 
     state_file = tmp_path / "state.json"
     acked: set[str] = set()
     sent: set[str] = set()
-    with serve("--state-file", str(state_file), "--seed", "3") as mock:
+    # A small --compact-bytes: snapshots are written (and logs swapped) while the writers write, and killed.
+    with serve("--state-file", str(state_file), "--seed", "3", "--compact-bytes", "65536") as mock:
         asyncio.run(write_until_killed(mock, acked, sent, enough=2000, limit=20))
     assert len(acked) >= 500, len(acked)
     with serve("--state-file", str(state_file)) as mock:

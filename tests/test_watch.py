@@ -1,4 +1,4 @@
-"""--watch on a served mock: a changed fixtures file reaches the namespaces no write has changed since they were loaded."""
+"""--watch on a served mock: a changed fixtures file reaches the namespaces no write changed since they were loaded."""
 
 from __future__ import annotations
 

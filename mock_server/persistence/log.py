@@ -7,9 +7,11 @@ many writes). ``--fsync always`` (the default) syncs each batch before the repli
 leave; ``--fsync never`` only writes it (the operating system syncs when it likes: that survives
 the mock being killed, not the machine losing power).
 
-A snapshot is written beside the file, synced and renamed over it (then the folder is synced),
-and the log is emptied after it: a crash in between leaves records the snapshot already holds,
-which startup skips by their sequence numbers.
+Compaction goes on while writes do: the log is first switched to ``FILE.log.next`` (records
+appended from then on go there); the snapshot is written beside ``FILE``, synced and renamed over
+it (then the folder is synced), and ``FILE.log.next`` is renamed over ``FILE.log``. A crash in
+between leaves both logs, which startup reads in turn, skipping by sequence number the records
+the snapshot already holds. ``FILE.lock`` holds the lock that keeps a second memmock away.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ class LogFailed(Exception):
 def log_path(state_file: Path) -> Path:
     """Where the command log of ``state_file`` is."""
     return state_file.with_name(state_file.name + ".log")
+
+
+def next_log_path(state_file: Path) -> Path:
+    """Where the command log goes while a snapshot is written."""
+    return state_file.with_name(state_file.name + ".log.next")
+
+
+def _open_for_append(path: Path, *, truncate: bool = False) -> int:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | (os.O_TRUNC if truncate else 0)
+    return os.open(path, flags, 0o644)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -88,23 +100,32 @@ def read_snapshot(path: Path) -> Any:
 class CommandLog:
     """The open command log: records appended on the loop, written (and synced) in batches by one thread."""
 
-    def __init__(self, path: Path, *, sync: bool) -> None:
-        self.path = path
+    def __init__(self, state_file: Path, *, sync: bool) -> None:
+        self.path = log_path(state_file)
+        self.next_path = next_log_path(state_file)
         self.sync = sync
+        lock = state_file.with_name(state_file.name + ".lock")
         try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            self._lock = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as exc:
-            raise StartupError(f"state file log {path}: {exc.strerror or exc}") from None
+            raise StartupError(f"state file {state_file}: cannot create its lock {lock}: "
+                               f"{exc.strerror or exc}") from None
         if fcntl is not None:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                os.close(self._fd)
-                raise StartupError(f"state file log {path}: another memmock is using it (it holds the file's "
-                                   "lock); stop that one, or give this one another --state-file") from None
+                os.close(self._lock)
+                raise StartupError(f"state file {state_file}: another memmock is using it (it holds {lock}); stop "
+                                   "that one, or give this one another --state-file") from None
+        try:
+            self._fd = _open_for_append(self.path)
+        except OSError as exc:
+            os.close(self._lock)
+            raise StartupError(f"state file log {self.path}: {exc.strerror or exc}") from None
+        self._retired: int | None = None  # the log before a rotation, until the snapshot stands
         self.appended = 0  # the sequence number of the last record appended
         self.durable = 0  # ... and of the last one written (and synced, under --fsync always)
-        self.size = os.fstat(self._fd).st_size  # bytes in the file and waiting to be written
+        self.size = os.fstat(self._fd).st_size  # bytes in the current file and waiting to be written
         self.failure: str | None = None
         self._pending = bytearray()
         self._flushing = False  # a batch is with the writer
@@ -112,19 +133,23 @@ class CommandLog:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="memmock-log")
         self._closed = False
 
-    def start_at(self, seq: int, size: int) -> None:
-        """Continue after record ``seq``, the file cut to its first ``size`` bytes (what startup read whole)."""
-        if size != self.size:
-            os.ftruncate(self._fd, size)
+    @property
+    def files(self) -> list[Path]:
+        """The log files startup reads, in order (the second only while a compaction was cut short)."""
+        return [self.path, self.next_path] if self.next_path.exists() else [self.path]
+
+    def start_at(self, seq: int, cut: int | None) -> None:
+        """Continue after record ``seq``; ``cut``: the length the log is cut back to (a torn record dropped)."""
+        if cut is not None:
+            os.ftruncate(self._fd, cut)
             _datasync(self._fd)
-            self.size = size
+            self.size = cut
         self.appended = self.durable = seq
 
     def append(self, record: dict[str, Any]) -> int:
-        """Queue ``record`` (numbered here: its ``seq``) for the next batch; its sequence number."""
+        """Queue ``record``, numbered here (its ``seq``), for the next batch; its sequence number."""
         self.appended += 1
-        record["seq"] = self.appended
-        line = frame(record)
+        line = frame({"seq": self.appended, **record})
         self._pending += line
         self.size += len(line)
         return self.appended
@@ -136,16 +161,19 @@ class CommandLog:
         if self.failure is not None:
             raise LogFailed(self.failure)
         # A future of its own per waiter: one that goes away (its client left) cancels only its own.
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiters.append((seq, waiter))
         if not self._flushing:
-            self._flush()
+            # Not now, but once the loop has run what is ready: the requests that came in with this
+            # one append their commands first, and one sync serves them all.
+            self._flushing = True
+            loop.call_soon(self._flush)
         await waiter
 
     def _flush(self) -> None:
         """Hand what is pending to the writer; the waiters it covers are released when it is done."""
         data, self._pending = self._pending, bytearray()
-        self._flushing = True
         upto = self.appended
         written = asyncio.get_running_loop().run_in_executor(self._writer, self._write, data)
         written.add_done_callback(lambda done: self._flushed(done, upto))
@@ -154,7 +182,8 @@ class CommandLog:
         self._flushing = False
         error = done.exception() if not done.cancelled() else OSError("the write was cancelled")
         if error is not None:
-            self.failure = f"memmock cannot write its state file log {self.path}: {getattr(error, 'strerror', None) or error}"
+            reason = getattr(error, "strerror", None) or error
+            self.failure = f"memmock cannot write its state file log {self.path}: {reason}"
             logger.error("memmock: %s; no write is acknowledged from now on (restart memmock: the file holds every "
                          "write acknowledged so far)", self.failure)
             for _, waiter in self._waiters:
@@ -170,8 +199,9 @@ class CommandLog:
             elif not waiter.done():
                 waiter.set_result(None)
         self._waiters = later
-        if later:  # appended while this batch was written: the next batch
-            self._flush()
+        if later:  # appended while this batch was written: the next batch (once what is ready has run)
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _write(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
@@ -180,23 +210,36 @@ class CommandLog:
         if self.sync:
             _datasync(self._fd)
 
-    def restart(self, write_snapshot: Callable[[], None]) -> asyncio.Future[None]:
-        """Run ``write_snapshot`` on the writer, after every batch before it, then empty the log.
+    def rotate(self) -> None:
+        """Send the records appended from now on to the next log (after every batch queued before)."""
+        self.size = len(self._pending)
+        self._writer.submit(self._rotate)
 
-        The caller has made sure the snapshot holds every record appended so far; records
-        appended later are written after the emptying, into the new log.
-        """
-        covered = self.size - len(self._pending)
-        future = asyncio.get_running_loop().run_in_executor(self._writer, self._restart, write_snapshot)
-        future.add_done_callback(lambda done: None if done.cancelled() or done.exception() else self._restarted(covered))
-        return future
+    def _rotate(self) -> None:
+        self._retired, self._fd = self._fd, _open_for_append(self.next_path, truncate=True)
+        _sync_folder(self.path.parent)  # the new file itself must survive a power cut with what is synced in it
+
+    async def retire(self) -> None:
+        """Once the snapshot stands: the next log becomes the log, the one before it goes."""
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._retire)
+
+    def _retire(self) -> None:
+        os.replace(self.next_path, self.path)
+        _sync_folder(self.path.parent)
+        if self._retired is not None:
+            os.close(self._retired)
+            self._retired = None
 
     def restart_now(self, write_snapshot: Callable[[], None]) -> None:
-        """``restart``, for startup: the caller waits (no loop runs yet)."""
+        """At startup (no loop runs yet): ``write_snapshot``, then one empty log."""
         self._write_pending()
-        covered = self.size
-        self._writer.submit(self._restart, write_snapshot).result()
-        self._restarted(covered)
+        write_snapshot()
+        os.ftruncate(self._fd, 0)
+        _datasync(self._fd)
+        if self.next_path.exists():
+            self.next_path.unlink()
+            _sync_folder(self.path.parent)
+        self.size = 0
 
     def _write_pending(self) -> None:
         data, self._pending = self._pending, bytearray()
@@ -204,16 +247,8 @@ class CommandLog:
         self._writer.submit(self._write, data).result()
         self.durable = upto
 
-    def _restart(self, write_snapshot: Callable[[], None]) -> None:
-        write_snapshot()
-        os.ftruncate(self._fd, 0)
-        _datasync(self._fd)
-
-    def _restarted(self, covered: int) -> None:
-        self.size -= covered
-
     def close(self) -> None:
-        """Write what is still queued, then close the file (its lock goes with it)."""
+        """Write what is still queued, then close the files (the lock goes with them)."""
         if self._closed:
             return
         self._closed = True
@@ -225,4 +260,6 @@ class CommandLog:
                          exc.strerror or exc)
         finally:
             self._writer.shutdown(wait=True)
-            os.close(self._fd)
+            for fd in (self._fd, self._retired, self._lock):
+                if fd is not None:
+                    os.close(fd)

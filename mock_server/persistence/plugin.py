@@ -32,15 +32,14 @@ from starlette.types import Message, Scope
 from ..api._call import json
 from ..clock import SystemClock
 from ..errors import InvalidRequest
-from ..headers import first_header
 from ..namespaces import DEFAULT, Namespaces
 from ..plan import CURRENT_CALL, Authenticate, Handler, OperationPlan, Plugin
 from ..settings import Settings, StartupError
 from ..state import NAMESPACES_KEY, OPERATION_KEY, STATE_KEY, MockState
 from ..store import Snapshot, Store, describe_problems
 from ..wire import dumps
-from .log import CommandLog, LogFailed, log_path, read_snapshot, write_atomically
-from .records import Command, LogReader, body_fields, principal_record
+from .log import CommandLog, LogFailed, read_snapshot, write_atomically
+from .records import Command, LogReader, command_record
 from .tape import TAPE, Recording, Replaying, TapeClock
 from .watch import FixturesWatch, watched_file
 
@@ -126,7 +125,7 @@ class Persistence(Plugin):
         self._lock = asyncio.Lock()
         self._namespaces: Namespaces | None = None
         self.base: Any = None  # the document new namespaces start from, as ``Namespaces.rebase`` was given it
-        self._threshold = settings.compact_bytes
+        self._threshold: float = settings.compact_bytes
         self._compacting: asyncio.Task[None] | None = None
         self._replaying = False
         self.watch = FixturesWatch(watched_file(settings), self.reload) if settings.watch else None
@@ -148,14 +147,15 @@ class Persistence(Plugin):
     def _open(self, path: Path) -> None:
         if path.is_dir():
             raise StartupError(f"state file {path}: is a folder, not a file")
-        self.log = CommandLog(log_path(path), sync=self.settings.fsync == "always")
+        self.log = CommandLog(path, sync=self.settings.fsync == "always")
         path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # a snapshot cut short: the file before it stands
         self._snapshot = read_snapshot(path)
         self._threshold = max(self._threshold, path.stat().st_size if self._snapshot is not None else 0)
         if self._snapshot is None:
-            if self.log.size:
+            held = sum(log.stat().st_size for log in self.log.files)
+            if held:
                 raise StartupError(f"state file {path} is missing, but its log {self.log.path} holds "
-                                   f"{self.log.size} bytes of commands, which cannot be replayed without it: "
+                                   f"{held} bytes of commands, which cannot be replayed without it: "
                                    "restore the file, or move the log aside to start afresh")
             return
         snapshot = self._snapshot
@@ -245,13 +245,17 @@ class Persistence(Plugin):
                 state = namespaces.state(self._entry_name(entry))
                 self._restore(state.store, entry)
                 self._set_marks(mark_of(state), entry)
-            seq, size, replayed = run_blocking(self._replay(snapshot["seq"]))
+            reader = LogReader(self.log.files)
+            seq = run_blocking(self._replay(reader, snapshot["seq"]))
         finally:
             self._replaying = False
-        self.log.start_at(seq, size)
-        if replayed:
-            logger.info("memmock: state file %s: %d commands replayed after its snapshot", self.path, replayed)
-        if self.log.size >= self._threshold:
+        if reader.torn is not None:
+            logger.warning("memmock: state file log: dropped a torn last record (%s), a write cut off while it was "
+                           "written, which was never acknowledged", reader.torn)
+        interrupted = len(reader.paths) > 1  # a compaction cut short: its two logs become one again
+        self.log.start_at(seq, None if interrupted else reader.cut)
+        logger.info("memmock: state file %s: %d commands replayed after its snapshot", self.path, seq - snapshot["seq"])
+        if interrupted or self.log.size >= self._threshold:
             self._compact_now()
 
     def _set_marks(self, mark: Mark, entry: dict[str, Any]) -> None:
@@ -259,27 +263,21 @@ class Persistence(Plugin):
         mark.from_fixtures = bool(entry.get("from_fixtures", False))
         mark.reset = self._resets[entry["reset"]]
 
-    async def _replay(self, after: int) -> tuple[int, int, int]:
-        """Apply the log's commands after snapshot ``after``; the last seq, the bytes read whole, the count applied."""
-        assert self.log is not None
-        reader = LogReader(self.log.path)
+    async def _replay(self, reader: LogReader, after: int) -> int:
+        """Apply the log's commands after snapshot ``after``; the last one's seq."""
         expected = after + 1
-        for offset, record in reader:
+        for path, offset, record in reader:
             seq = record["seq"]
             if seq < expected:
-                continue  # the snapshot holds it already (a compaction cut short before emptying the log)
+                continue  # the snapshot holds it already (a compaction cut short)
             if seq > expected:
-                raise StartupError(f"state file log {self.log.path}: the record at byte {offset} is command {seq}, "
-                                   f"but {expected} comes next: commands are missing, so memmock will not start "
-                                   "from it")
-            await self._apply(record, offset)
+                raise StartupError(f"state file log {path}: the record at byte {offset} is command {seq}, but "
+                                   f"{expected} comes next: commands are missing, so memmock will not start from it")
+            await self._apply(record, path, offset)
             expected += 1
-        if reader.torn is not None:
-            logger.warning("memmock: state file log %s: dropped a torn last record (%s), a write cut off while it was "
-                           "written, which was never acknowledged", self.log.path, reader.torn)
-        return expected - 1, reader.good, expected - 1 - after
+        return expected - 1
 
-    async def _apply(self, record: dict[str, Any], offset: int) -> None:
+    async def _apply(self, record: dict[str, Any], path: Path, offset: int) -> None:
         """Apply one record of the log."""
         namespaces = self._namespaces
         assert namespaces is not None and self.log is not None
@@ -299,7 +297,7 @@ class Persistence(Plugin):
                     raise ValueError(f"operation {command.operation} is not one this memmock serves")
                 await self._run(plan, namespaces.state(command.namespace), command)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, InvalidRequest) as exc:
-            raise StartupError(f"state file log {self.log.path}: the record at byte {offset} cannot be replayed "
+            raise StartupError(f"state file log {path}: the record at byte {offset} cannot be replayed "
                                f"({type(exc).__name__}: {exc}); memmock will not start without it") from None
 
     async def _run(self, plan: OperationPlan, state: MockState, command: Command) -> None:
@@ -381,7 +379,7 @@ class Persistence(Plugin):
             mark = mark_of(state)
             command = scope["extensions"].get(REPLAY_KEY)
             if command is not None:
-                return await self._replayed(command, state, mark, effect, handler)
+                return await self._replayed(command, mark, effect, handler)
             if log is None:
                 response = await handler()
                 self._note(mark, effect, response.status_code)
@@ -412,12 +410,8 @@ class Persistence(Plugin):
         try:
             response = await handler()
             if response.status_code < 400 and name is not None:
-                log.append({
-                    "ns": name, "op": plan.operation_id, "path": scope["path"],
-                    "params": scope.get("path_params", {}), "query": scope["query_string"].decode("latin-1"),
-                    "type": _text(first_header(scope["headers"], b"content-type", any_case=True)),
-                    **body_fields(raw), "who": principal_record(scope["extensions"].get(PRINCIPAL_KEY)),
-                    "clock": tape.instants, "ids": [uuid_counter, next_ids]})
+                log.append(command_record(name, plan.operation_id, scope, raw, scope["extensions"].get(PRINCIPAL_KEY),
+                                          tape.instants))
                 logged = True
                 self._note(mark, effect, response.status_code)
         finally:
@@ -427,9 +421,7 @@ class Persistence(Plugin):
                 log.append({"kind": "ids", "ns": name, "ids": [ids.uuid_counter, dict(ids.next)]})
         return response
 
-    async def _replayed(self, command: Command, state: MockState, mark: Mark, effect: str, handler: Handler) -> Response:
-        ids = state.store.ids
-        ids.reset(ids.seed, command.uuid_counter, command.next_ids)
+    async def _replayed(self, command: Command, mark: Mark, effect: str, handler: Handler) -> Response:
         token = TAPE.set(Replaying(command.clock, command.where))
         try:
             response = await handler()
@@ -504,7 +496,7 @@ class Persistence(Plugin):
     # --- snapshots ---------------------------------------------------------------------------
 
     def _snapshot_content(self) -> bytes:
-        """Every namespace's state (the default first, then the least recently used first), as the state file holds it."""
+        """Every namespace's state (the default, then the least recently used first), as the state file holds it."""
         namespaces = self._namespaces
         assert namespaces is not None and self.log is not None
         listing = namespaces.all()
@@ -540,23 +532,24 @@ class Persistence(Plugin):
             self._compacting = asyncio.get_running_loop().create_task(self._compact())
 
     async def _compact(self) -> None:
-        """A snapshot of every namespace, then an empty log: taken between writes, written by the log's thread."""
+        """A snapshot of every namespace taken between writes, written while the writes go on into the next log."""
         log, path = self.log, self.path
         assert log is not None and path is not None
         try:
             async with self._lock:
                 await log.wait(log.appended)
                 content = self._snapshot_content()
-                written = log.restart(lambda: write_atomically(path, content))
-            await written
+                log.rotate()
+            await asyncio.to_thread(write_atomically, path, content)
+            await log.retire()
             self._threshold = max(self.settings.compact_bytes, len(content))
         except LogFailed:
             pass  # said when it happened; the replies say it too
         except OSError as exc:
-            # The log goes on (it holds everything since the last snapshot); try again once it has grown as much.
-            self._threshold = log.size + self.settings.compact_bytes
-            logger.error("memmock: cannot write the state file %s: %s; its log keeps every write meanwhile", path,
-                         exc.strerror or exc)
+            # Both logs stay, and startup reads them both; there is no third to rotate to until then.
+            self._threshold = float("inf")
+            logger.error("memmock: cannot write the state file %s: %s; no snapshot until memmock starts again (the "
+                         "logs keep every write meanwhile)", path, exc.strerror or exc)
         finally:
             self._compacting = None
 
@@ -584,5 +577,3 @@ class Persistence(Plugin):
             self.log.close()
 
 
-def _text(raw: bytes | None) -> str | None:
-    return None if raw is None else raw.decode("latin-1")

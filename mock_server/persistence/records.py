@@ -7,11 +7,11 @@ is dropped with a warning), any other may not (committed history: memmock refuse
 
 A command (``op``) is a write an operation answered with a status below 400: the namespace it ran
 in, the operation, its path, path parameters, query string, Content-Type and body as sent, the
-principal security found, the instants it read from the clock and the id counters before it.
-Replaying one runs the same operation's plan on that input again. Three other kinds keep what
-happens to the state outside an operation: ``drop`` (a namespace dropped past --max-namespaces),
-``fixtures`` (--watch reloaded the fixtures into some namespaces) and ``ids`` (a write that failed
-after taking ids).
+principal security found and the instants it read from the clock. Replaying one runs the same
+operation's plan on that input again, on the state the commands before it left, so it takes the
+same ids. Three other kinds keep what happens to the state outside an operation: ``drop`` (a
+namespace dropped past --max-namespaces), ``fixtures`` (--watch reloaded the fixtures into some
+namespaces) and ``ids`` (a write that failed after taking ids: its counters after it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from starlette.types import Scope
+
 from ..errors import MalformedJSON
+from ..headers import first_header
 from ..settings import StartupError
 from ..store import IblPrincipal, VaiPrincipal
 from ..wire import dumps, loads
@@ -65,33 +68,38 @@ def _unframe(line: bytes) -> tuple[dict[str, Any] | None, str]:
 
 
 class LogReader:
-    """The records of a log file, in order; a damaged last line is noted in ``torn``, a damaged earlier one raises."""
+    """The records of the log files in order; a damaged last line is noted in ``torn``, an earlier one raises."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.good = 0  # bytes of whole records from the start
-        self.torn: str | None = None  # what was dropped at ``good``, for the warning
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.torn: str | None = None  # what was dropped, for the warning
+        self.cut: int | None = None  # where the last file is to be cut back to, when a record was dropped
 
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``(offset, record)`` for each whole record."""
-        try:
-            handle = self.path.open("rb")
-        except FileNotFoundError:
-            return
-        with handle:
-            for line in handle:
-                record, problem = _unframe(line)
-                if record is None:
-                    after = os.fstat(handle.fileno()).st_size - self.good - len(line)
-                    if after > 0:
-                        raise DamagedLog(
-                            f"state file log {self.path}: the record at byte {self.good} is damaged ({problem}) and "
-                            f"{after} bytes of history follow it; memmock does not skip committed history: move the "
-                            f"file aside, or keep what comes before the damage (truncate -s {self.good} {self.path})")
-                    self.torn = f"{len(line)} bytes at byte {self.good}: {problem}"
-                    return
-                yield self.good, record
-                self.good += len(line)
+    def __iter__(self) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+        """``(file, offset, record)`` for each whole record."""
+        for index, path in enumerate(self.paths):
+            try:
+                handle = path.open("rb")
+            except FileNotFoundError:
+                continue
+            with handle:
+                good = 0
+                for line in handle:
+                    record, problem = _unframe(line)
+                    if record is None:
+                        after = os.fstat(handle.fileno()).st_size - good - len(line)
+                        later = sum(p.stat().st_size for p in self.paths[index + 1:] if p.exists())
+                        if after > 0 or later > 0:
+                            raise DamagedLog(
+                                f"state file log {path}: the record at byte {good} is damaged ({problem}) and "
+                                f"{after + later} bytes of history follow it; memmock does not skip committed "
+                                f"history: move the file aside, or keep what comes before the damage "
+                                f"(truncate -s {good} {path})")
+                        self.torn = f"{len(line)} bytes at byte {good} of {path}: {problem}"
+                        self.cut = good
+                        return
+                    yield path, good, record
+                    good += len(line)
 
 
 def principal_record(principal: Any) -> list[Any] | None:
@@ -115,14 +123,27 @@ def _principal(value: Any) -> Any:
     raise ValueError("an unknown principal")
 
 
-def body_fields(raw: bytes | None) -> dict[str, str]:
-    """A body as sent, as a record holds it: text when it is UTF-8 (most are), else base64."""
-    if not raw:
-        return {}
-    try:
-        return {"body": raw.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"body64": base64.b64encode(raw).decode("ascii")}
+def command_record(namespace: str, operation: str, scope: Scope, raw: bytes | None, principal: Any,
+                   instants: list[int]) -> dict[str, Any]:
+    """A write as its record holds it (what replaying it needs; empty parts left out)."""
+    record: dict[str, Any] = {"ns": namespace, "op": operation, "path": scope["path"]}
+    if scope.get("path_params"):
+        record["params"] = scope["path_params"]
+    if scope["query_string"]:
+        record["query"] = scope["query_string"].decode("latin-1")
+    content_type = first_header(scope["headers"], b"content-type", any_case=True)
+    if content_type is not None:
+        record["type"] = content_type.decode("latin-1")
+    if raw:
+        try:  # text when it is UTF-8 (most bodies are), else base64
+            record["body"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            record["body64"] = base64.b64encode(raw).decode("ascii")
+    if principal is not None:
+        record["who"] = principal_record(principal)
+    if instants:
+        record["clock"] = instants
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +160,6 @@ class Command:
     body: bytes
     principal: Any
     clock: list[int]  # the instants it read, microseconds since the epoch
-    uuid_counter: int  # the namespace's id counters before it ran
-    next_ids: dict[str, int]
 
     @property
     def where(self) -> str:
@@ -152,10 +171,8 @@ class Command:
         """The command a record of kind ``op`` holds; ValueError (or KeyError, TypeError) if it holds none."""
         params = record.get("params", {})
         clock = record.get("clock", [])
-        uuid_counter, next_ids = record["ids"]
         if (not isinstance(params, dict) or not all(isinstance(v, (str, int, float)) for v in params.values())
-                or not isinstance(clock, list) or not all(type(v) is int for v in clock)
-                or type(uuid_counter) is not int or not isinstance(next_ids, dict)):
+                or not isinstance(clock, list) or not all(type(v) is int for v in clock)):
             raise ValueError("malformed fields")
         content_type = record.get("type")
         body = (base64.b64decode(record["body64"], validate=True) if "body64" in record
@@ -163,4 +180,4 @@ class Command:
         return cls(record["seq"], str(record["ns"]), str(record["op"]), str(record["path"]), params,
                    str(record.get("query", "")).encode("latin-1"),
                    None if content_type is None else str(content_type).encode("latin-1"), body,
-                   _principal(record.get("who")), clock, uuid_counter, {str(k): int(v) for k, v in next_ids.items()})
+                   _principal(record.get("who")), clock)

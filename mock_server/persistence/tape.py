@@ -1,4 +1,4 @@
-"""Time under persistence: the instants a recorded write read from the clock, and the same instants handed back on replay.
+"""Time under persistence: the instants a recorded write read from the clock, handed back on replay.
 
 Every model reads the time through the store's clock (``Context.clock``), so a store that
 persists is built on a ``TapeClock``. While a write is recorded, each reading is noted on its
