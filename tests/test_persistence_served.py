@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mock_server.persistence.log import next_log_path
 from tests.served import Connection, Served, serve
 
 VAI = {"Authorization": "Bearer dev-vai-virtuous-dev-0001"}
@@ -27,8 +28,10 @@ def contents(document: bytes, prefix: str) -> set[str]:
     return {m["content"] for m in json.loads(document)["vai"]["memories"] if m["content"].startswith(prefix)}
 
 
-async def write_until_killed(mock: Served, acked: set[str], sent: set[str], enough: int, limit: float) -> None:
-    """64 writers create uniquely tagged memories; the mock is killed (SIGKILL) once ``enough`` are acknowledged."""
+async def write_until_killed(mock: Served, acked: set[str], sent: set[str], enough: int, limit: float,
+                             during: Path | None = None) -> bool:
+    """64 writers create uniquely tagged memories; the mock is killed (SIGKILL) once ``enough`` are acknowledged
+    and, for a while, only while ``during`` exists; whether it did."""
     stop = asyncio.Event()
 
     async def writer(n: int) -> None:
@@ -49,21 +52,24 @@ async def write_until_killed(mock: Served, acked: set[str], sent: set[str], enou
 
     tasks = [asyncio.create_task(writer(n)) for n in range(WRITERS)]
     deadline = time.monotonic() + limit
-    while len(acked) < enough and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    while time.monotonic() < deadline and (len(acked) < enough or (during is not None and not during.exists())):
+        await asyncio.sleep(0.002)
     mock.process.send_signal(signal.SIGKILL)
+    caught = during is not None and during.exists()
     mock.process.wait()
     stop.set()
     await asyncio.gather(*tasks)
+    return caught
 
 
 def test_kill_9_in_the_middle_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     state_file = tmp_path / "state.json"
     acked: set[str] = set()
     sent: set[str] = set()
-    # A small --compact-bytes: snapshots are written (and logs swapped) while the writers write, and killed.
+    # A small --compact-bytes: snapshots are written (and logs swapped) under the writers; the kill waits a
+    # while for one (the next log exists only then).
     with serve("--state-file", str(state_file), "--seed", "3", "--compact-bytes", "65536") as mock:
-        asyncio.run(write_until_killed(mock, acked, sent, enough=2000, limit=20))
+        asyncio.run(write_until_killed(mock, acked, sent, enough=2000, limit=20, during=next_log_path(state_file)))
     assert len(acked) >= 500, len(acked)
     with serve("--state-file", str(state_file)) as mock:
         after = export(mock)
