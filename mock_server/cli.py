@@ -32,7 +32,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_LATENCY, "
         "MEMMOCK_SEED, "
         "MEMMOCK_STATE_FILE, MEMMOCK_FSYNC, MEMMOCK_COMPACT_BYTES, MEMMOCK_WATCH, "
-        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS, "
+        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_MAX_NAMESPACES, "
+        "MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS, "
         "MEMMOCK_SERVER, "
         "MEMMOCK_JOURNAL_SIZE, MEMMOCK_JOURNAL_BYTES, MEMMOCK_JOURNAL_BODY_BYTES); "
         "flags win.",
@@ -55,6 +56,8 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                        "to arrive, from the end of its headers (default 10); later: 408")
     serve.add_argument("--max-items", type=int, help="items the store may hold in all (records, artifact "
                        "versions, chat messages; default 1000000); a create past it answers 409")
+    serve.add_argument("--max-namespaces", type=int, metavar="N", help="named namespaces kept (X-Memmock-Namespace; default 100); "
+                       "past it the least recently used is dropped")
     serve.add_argument("--journal-size", type=int, metavar="N", help="requests the journal keeps for GET "
                        "/_mock/requests (default 1000; 0 turns it off)")
     serve.add_argument("--journal-bytes", type=int, metavar="N", help="what the journal may hold, about "
@@ -102,6 +105,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "latency": args.latency,
         "seed": args.seed,
         "max_items": args.max_items,
+        "max_namespaces": args.max_namespaces,
         "header_timeout": args.header_timeout,
         "body_timeout": args.body_timeout,
         "journal_size": args.journal_size,
