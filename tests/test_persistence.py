@@ -6,8 +6,11 @@ leaves it); the exports (``GET /_mock/state``) of every namespace are compared a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ from starlette.testclient import TestClient
 
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
+from mock_server.api import admin  # noqa: E402
 from mock_server.app import create_app  # noqa: E402
 from mock_server.persistence import plugin  # noqa: E402
 from mock_server.persistence.log import CommandLog, log_path, next_log_path  # noqa: E402
@@ -171,6 +175,53 @@ def test_a_compaction_cut_short_loses_nothing(state_file: Path, cut_short: str,
     assert restarted(state_file, "default", **SMALL) == before
     assert not next_log_path(state_file).exists()  # one log again, after a snapshot at startup
     assert restarted(state_file, "default", **SMALL) == before
+
+
+def test_an_import_whose_client_leaves_still_becomes_a_command(state_file: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """granian cancels a request whose client went away; an import cancelled after it swapped the state in
+    (while the old one is freed) still writes its command, so later writes replay on the imported state."""
+    app = create_app(settings(state_file))
+    with TestClient(app) as client:
+        document = ok(client.get("/_mock/state"))
+        document["vai"]["memories"] = document["vai"]["memories"][:2]
+        freeing = threading.Event()
+        retire = admin._retire
+
+        def slow_retire(replaced: list[Any]) -> None:
+            freeing.set()
+            time.sleep(0.3)
+            retire(replaced)
+
+        monkeypatch.setattr(admin, "_retire", slow_retire)
+
+        async def leave_during_the_import() -> None:
+            body = json.dumps(document).encode()
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "PUT",
+                     "scheme": "http", "path": "/_mock/state", "raw_path": b"/_mock/state", "root_path": "",
+                     "query_string": b"", "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+                     "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                                 (b"content-length", str(len(body)).encode())]}
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+            async def receive() -> dict[str, Any]:
+                return messages.pop() if messages else {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                pass
+
+            request = asyncio.ensure_future(app(scope, receive, send))
+            while not freeing.is_set():
+                await asyncio.sleep(0.01)
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+
+        client.portal.call(leave_during_the_import)  # type: ignore[union-attr]
+        ok(client.post("/api/v1/memory", headers=VAI, json={"content": "after the import"}))
+        before = exports(client, "default")
+    assert len(json.loads(before["default"])["vai"]["memories"]) == 3
+    assert restarted(state_file, "default") == before
 
 
 def test_a_torn_last_record_is_dropped_with_a_warning(state_file: Path, running: TestClient,

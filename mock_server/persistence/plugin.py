@@ -96,6 +96,18 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+async def _to_the_end(task: asyncio.Future[Response]) -> tuple[Response, bool]:
+    """``task``'s reply once it is done, and whether the request was cancelled meanwhile."""
+    cancelled = False
+    while True:
+        try:
+            return await asyncio.shield(task), cancelled
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+
+
 def run_blocking(work: Awaitable[T]) -> T:
     """Run ``work`` to its end on an event loop of its own (create_app may be called inside a running loop)."""
     async def main() -> T:
@@ -406,9 +418,14 @@ class Persistence(Plugin):
         raw = data.raw  # an import lets go of its body in the handler
         tape = Recording()
         token = TAPE.set(tape)
-        logged = False
+        logged = cancelled = False
         try:
-            response = await handler()
+            if effect in (RESET, IMPORT):
+                # They wait on worker threads and change the state after: a client that leaves meanwhile
+                # (granian then cancels the request) must not cut them short of their command.
+                response, cancelled = await _to_the_end(asyncio.ensure_future(handler()))
+            else:
+                response = await handler()
             if response.status_code < 400 and name is not None:
                 log.append(command_record(name, plan.operation_id, scope, raw, scope["extensions"].get(PRINCIPAL_KEY),
                                           tape.instants))
@@ -419,6 +436,8 @@ class Persistence(Plugin):
             if not logged and name is not None and (ids.uuid_counter != uuid_counter or ids.next != next_ids):
                 # A write that failed after taking ids: they stay taken after a restart too.
                 log.append({"kind": "ids", "ns": name, "ids": [ids.uuid_counter, dict(ids.next)]})
+        if cancelled:
+            raise asyncio.CancelledError
         return response
 
     async def _replayed(self, command: Command, mark: Mark, effect: str, handler: Handler) -> Response:
