@@ -38,7 +38,7 @@ from .namespaces import namespace_of
 from .routes import RouteTable
 from .settings import Settings
 from .state import OPERATION_KEY
-from .validation import SCOPE_KEY, RequestData
+from .validation import SCOPE_KEY
 
 JOURNAL_KEY = "memmock.journal"  # where the request path leaves the journal for the admin plane's handlers
 ALL = "*"  # the namespace filter that takes every namespace
@@ -60,7 +60,6 @@ _NAMESPACE_COOKIE = "memmock_ns"  # not a secret: the entry names its namespace 
  _RESPONSE_SIZE, _BASE) = range(11)
 _METHOD, _PATH, _HEADERS = 0, 1, 3
 _REQUEST_FIELDS = itemgetter("method", "path", "query_string", "headers")
-_ROUTED = itemgetter(OPERATION_KEY, SCOPE_KEY)
 # The reply of a request whose error no handler knows: the server error layer answers it with a 500.
 SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
 Entry = tuple[Any, ...]
@@ -104,10 +103,8 @@ class Journal:
         """Keep one answered request: the namespace requests naming none go to now, and its reply's
         start message (status and headers; None: no reply left), first body bytes and body size."""
         ended = perf_counter()
-        try:
-            operation, data = _ROUTED(scope["extensions"])
-        except KeyError:  # not routed, or refused before its parameters were read
-            operation, data = self._unrouted(scope)
+        extensions = scope.get("extensions") or _NO_EXTENSIONS  # none: refused before it was given any
+        data = extensions.get(SCOPE_KEY)
         raw = None if data is None else data.raw
         if raw is None:
             kept, raw_size = None, 0
@@ -116,21 +113,20 @@ class Journal:
         base = self._total
         self._total = total = base + ENTRY_COST + len(body) + (0 if kept is None else len(kept))
         entries = self._entries
-        entries.append((began, ended, _REQUEST_FIELDS(scope), operation, fallback, kept, raw_size, start, body, size,
-                        base))
+        entries.append((began, ended, _REQUEST_FIELDS(scope), extensions.get(OPERATION_KEY), fallback, kept, raw_size,
+                        start, body, size, base))
         if total - entries[0][_BASE] > self.budget:
             while entries and total - entries[0][_BASE] > self.budget:
                 entries.popleft()
 
-    def _unrouted(self, scope: Scope) -> tuple[str | None, RequestData | None]:
-        """The operation a request refused before routing goes to (a body over the limit, a bad
-        namespace name), if any, and what validation learnt of it."""
-        extensions = scope.get("extensions", _NO_EXTENSIONS)
-        operation = extensions.get(OPERATION_KEY)
+    def _operation(self, entry: Entry) -> str | None:
+        """The operation an entry's request went to; for one refused before routing (a body over the
+        limit, a bad namespace name), the one its method and path go to, if any."""
+        operation: str | None = entry[_OPERATION]
         if operation is None:
-            routed = self.table.find(scope["method"], scope["path"])
+            routed = self.table.find(entry[_REQUEST][_METHOD], entry[_REQUEST][_PATH])
             operation = None if routed is None else routed.plan.operation_id
-        return operation, extensions.get(SCOPE_KEY)
+        return operation
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -157,7 +153,7 @@ class Journal:
         for entry in reversed(self._entries):
             if query.namespace is not None and _namespace(entry) != query.namespace:
                 continue
-            if query.operations is not None and entry[_OPERATION] not in query.operations:
+            if query.operations is not None and self._operation(entry) not in query.operations:
                 continue
             method, path = entry[_REQUEST][_METHOD], entry[_REQUEST][_PATH]
             if query.method is not None and method != query.method:
@@ -199,8 +195,9 @@ class Journal:
             method, path, query, request_headers = entry[_REQUEST]
             start = entry[_START]
             status = _status(entry)
+            operation = self._operation(entry)
             unmatched = None
-            if entry[_OPERATION] is None and (status >= 400 or (300 <= status < 400 and self.table.redirect(path))):
+            if operation is None and (status >= 400 or (300 <= status < 400 and self.table.redirect(path))):
                 key = (method, path)
                 if key not in nearest:
                     nearest[key] = self._unmatched(method, path)
@@ -211,7 +208,7 @@ class Journal:
                 "method": method,
                 "path": path,
                 "query": query.decode("latin-1"),
-                "operation": None if entry[_OPERATION] is None else _short(entry[_OPERATION]),
+                "operation": None if operation is None else _short(operation),
                 "namespace": _namespace(entry),
                 "status": status or None,
                 "request": {"headers": self._headers(request_headers),
