@@ -43,8 +43,8 @@ from .validation import SCOPE_KEY
 JOURNAL_KEY = "memmock.journal"  # where the request path leaves the journal for the admin plane's handlers
 ALL = "*"  # the namespace filter that takes every namespace
 REDACTED = "<redacted>"
-# What an entry holds beyond its bodies' bytes, about: its tuples, numbers, path and a dozen headers.
-# Counted, not measured: reading every header would cost more than the rest of the recording.
+# What an entry holds beyond the bytes of its bodies, path, query and headers, about: its tuples,
+# numbers and the objects of a dozen headers.
 ENTRY_COST = 2048
 _NO_EXTENSIONS: dict[str, Any] = {}
 _STATUS = re.compile(r"[1-5](?:[0-9]{2}|xx)")
@@ -58,7 +58,7 @@ _NAMESPACE_COOKIE = "memmock_ns"  # not a secret: the entry names its namespace 
 # oldest one's base, is what the journal holds.
 (_BEGAN, _ENDED, _REQUEST, _OPERATION, _FALLBACK, _REQUEST_BODY, _REQUEST_SIZE, _START, _RESPONSE_BODY,
  _RESPONSE_SIZE, _BASE) = range(11)
-_METHOD, _PATH, _HEADERS = 0, 1, 3
+_METHOD, _PATH, _QUERY, _HEADERS = 0, 1, 2, 3
 _REQUEST_FIELDS = itemgetter("method", "path", "query_string", "headers")
 # The reply of a request whose error no handler knows: the server error layer answers it with a 500.
 SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
@@ -110,10 +110,16 @@ class Journal:
             kept, raw_size = None, 0
         else:
             kept, raw_size = raw[:self.body_bytes], len(raw)
+        request = _REQUEST_FIELDS(scope)
+        # What the entry holds: its own bytes, and the request's path, query and headers, which a
+        # client makes as long as the server lets it.
+        held = ENTRY_COST + len(body) + len(request[_PATH]) + len(request[_QUERY])
+        for name, value in request[_HEADERS]:
+            held += len(name) + len(value)
         base = self._total
-        self._total = total = base + ENTRY_COST + len(body) + (0 if kept is None else len(kept))
+        self._total = total = base + held + (0 if kept is None else len(kept))
         entries = self._entries
-        entries.append((began, ended, _REQUEST_FIELDS(scope), extensions.get(OPERATION_KEY), fallback, kept, raw_size,
+        entries.append((began, ended, request, extensions.get(OPERATION_KEY), fallback, kept, raw_size,
                         start, body, size, base))
         if total - entries[0][_BASE] > self.budget:
             while entries and total - entries[0][_BASE] > self.budget:

@@ -23,9 +23,13 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def app() -> object:
-    """A mock with the default fixtures (not strict: only memory is measured here)."""
+    """A mock with the default fixtures (not strict: only memory is measured here).
+
+    Without the journal, which keeps recent requests on purpose (bounded by its own budget, checked
+    below): here what is measured is what the mock remembers of requests it has answered.
+    """
     store = Store.from_file(DEFAULT_FIXTURES, clock=FixedClock(NOW))
-    return create_app(Settings(fixtures=None, admin_hosts=TESTSERVER), store=store)
+    return create_app(Settings(fixtures=None, admin_hosts=TESTSERVER, journal_size=0), store=store)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,14 @@ def test_long_distinct_query_strings_are_not_all_remembered(app: object) -> None
     requests = (("GET", "/api/v1/memory", f"limit=5&pad={n:05d}{'x' * 70_000}".encode(), vai(), b"")
                 for n in range(1_000))
     assert held_after(app, requests, 200) < 8
+
+
+def test_the_journal_holds_long_distinct_requests_within_its_budget() -> None:
+    store = Store.from_file(DEFAULT_FIXTURES, clock=FixedClock(NOW))
+    journaled = create_app(Settings(fixtures=None, admin_hosts=TESTSERVER, journal_bytes=4 * MB), store=store)
+    requests = (("GET", f"/api/v1/{n:05d}{'p' * 35_000}", f"pad={'q' * 35_000}".encode(), vai(), b"")
+                for n in range(1_000))  # 70 MB of paths and query strings
+    assert held_after(journaled, requests, 404) < 4 + 2
 
 
 def test_long_distinct_paths_are_not_all_remembered(app: object) -> None:
