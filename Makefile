@@ -62,6 +62,23 @@ fuzz: $(TEST_INSTALLED) ## the harness's deep profile (many more examples); HTML
 wheel-smoke: $(TEST_INSTALLED) ## build the wheel, install it alone in a fresh venv, run both commands and a user suite with the fixture
 	.ci/wheel-smoke
 
+# The default suite on the newest releases, in a venv of its own: every dependency upgraded as far as
+# the pins admit, then the libraries memmock leans on most upgraded to their newest release even past
+# a pin (pip then names the conflict: a pin to widen once the suite passes).
+VENV_LATEST := .venv-latest
+PY_LATEST := $(VENV_LATEST)/bin/python
+NEWEST := connexion[swagger-ui,uvicorn] starlette schemathesis hypothesis
+SHOWN := connexion starlette schemathesis hypothesis uvicorn granian jsonschema openapi-core pytest httpx
+.PHONY: test-latest
+test-latest: ## the default suite on the newest releases (connexion, starlette, schemathesis, hypothesis, all others as far as the pins admit)
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(PY_LATEST) -m pip install --quiet --upgrade pip
+	$(PY_LATEST) -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]'
+	$(PY_LATEST) -m pip install --quiet --upgrade --upgrade-strategy eager $(NEWEST)
+	$(PY_LATEST) -c 'import sys; from importlib.metadata import version; \
+		print("test-latest:", ", ".join(f"{name} {version(name)}" for name in sys.argv[1:]))' $(SHOWN)
+	$(PY_LATEST) -m pytest $(ARGS)
+
 # The newest schemathesis lives in a venv of its own, so the project's pinned one stays as it is.
 ST_VENV ?= /tmp/memmock-schemathesis-newest
 .PHONY: schemathesis-newest
@@ -75,4 +92,4 @@ bench: $(TEST_INSTALLED) ## memmock vs WireMock's static stubs and bare Starlett
 	$(PY) bench/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV3) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV3) $(VENV_LATEST) .pytest_cache .hypothesis
