@@ -188,4 +188,11 @@ PIECES = ["Bearer", "bearer", "Api-Token", "Basic", "", " ", VAI_OK, VAI_OTHER, 
                         max_size=3))
 def test_any_credentials_are_answered_as_connexion_answers_them(mock: Any, reference: AsyncApp, path: str,
                                                                 headers: list[tuple[str, str]]) -> None:
-    assert our_answer(mock, path, headers) == reference_answer(reference, path, headers)
+    ours, theirs = our_answer(mock, path, headers), reference_answer(reference, path, headers)
+    if theirs[0] == 500:
+        # connexion fails on a cookie header SimpleCookie cannot parse (a key such as "="); the mock
+        # reads such a header as carrying no vai_token cookie, and answers as for no credential.
+        assert ours == our_answer(mock, path, [(k, v) for k, v in headers if k != "Cookie"])
+        return
+    assert ours == theirs
+
