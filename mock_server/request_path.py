@@ -35,7 +35,7 @@ from .routes import RouteTable
 from .namespaces import Namespaces
 from .state import NAMESPACES_KEY, OPERATION_KEY, STATE_KEY
 from .validation import style_of
-from .wire import dumps
+from .wire import send_json
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -90,12 +90,7 @@ class RequestPath:
             if reply is None:  # too late for an error response, or no error of ours: the server error layer decides
                 start = start or SERVER_ERROR
                 raise
-            status, error, headers = reply
-            content = dumps(error)
-            await sender({"type": "http.response.start", "status": status, "headers": [
-                (b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json"),
-                *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())]})
-            await sender({"type": "http.response.body", "body": content, "more_body": False})
+            await send_json(sender, *reply)
         finally:
             if journal is not None:
                 journal.record(scope, self.namespaces.fallback, began, start, body, size)

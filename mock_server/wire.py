@@ -15,6 +15,7 @@ import json
 import math
 import pkgutil
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -42,6 +43,21 @@ def dumps(body: Any) -> bytes:
         # A client may send (and have echoed back) an integer Python holds but orjson does not.
         # ASCII output: whatever text reaches here, the reply is still valid UTF-8.
         return json.dumps(body, separators=(",", ":")).encode()
+
+
+def json_headers(content: bytes) -> list[tuple[bytes, bytes]]:
+    """The raw headers of a JSON reply of ``content`` (what Starlette's JSON ``Response`` sends)."""
+    return [(b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json")]
+
+
+async def send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, body: Any,
+                    headers: dict[str, str] | None = None) -> None:
+    """Send ``body`` as a whole JSON reply through an ASGI ``send``, with ``headers`` besides the JSON ones."""
+    content = dumps(body)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        *json_headers(content),
+        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items())]})
+    await send({"type": "http.response.body", "body": content, "more_body": False})
 
 
 def loads(data: bytes | str, encoding: str = "utf-8") -> Any:

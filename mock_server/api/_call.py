@@ -16,7 +16,7 @@ from ..plan import CURRENT_CALL
 from ..state import NAMESPACES_KEY, MockState, VaiPrincipal
 from ..store import Store
 from ..validation import RequestData
-from ..wire import dumps
+from ..wire import dumps, json_headers
 
 
 @dataclass(slots=True)
@@ -113,8 +113,7 @@ class _Reply(Response):
 def json(body: Any, status: int = 200) -> Response:
     """A JSON reply (the headers Starlette's ``Response(..., media_type="application/json")`` sends)."""
     content = dumps(body)
-    return _Reply(content, status, [(b"content-length", str(len(content)).encode("latin-1")),
-                                    (b"content-type", b"application/json")])
+    return _Reply(content, status, json_headers(content))
 
 
 def no_content() -> Response:

@@ -24,7 +24,7 @@ from ..errors import Style
 from ..plan import CURRENT_CALL, Handler, OperationPlan, Plugin
 from ..settings import Settings
 from ..state import STATE_KEY, MockState
-from ..wire import dumps
+from ..wire import send_json
 from . import network
 from .answers import Answers, Choice, body_seed
 from .config import KEY, Activity, Behaviour
@@ -110,7 +110,7 @@ async def _serve(app: ASGIApp, answers: Answers, style: Style, operation: str,
         asked = preferences(scope)
         wanted = Wanted(answers.choose(asked) if asked.forces else None)
     except BadPreference as exc:
-        await _send_json(send, 400, {"detail": str(exc)})
+        await send_json(send, 400, {"detail": str(exc)})
         return
     if behaviour.idle and asked == NOTHING:
         await app(scope, receive, send)
@@ -135,14 +135,14 @@ async def _serve(app: ASGIApp, answers: Answers, style: Style, operation: str,
     elif fault.name in ("reset", "empty"):
         sock = network.connection_socket(scope)
         if sock is None:
-            await _send_json(send, 400, {"detail": f"fault {fault.name}: this request's connection has no socket "
+            await send_json(send, 400, {"detail": f"fault {fault.name}: this request's connection has no socket "
                                                    "memmock can reach (a test client in memory, or a server in "
                                                    "another process)"})
             return
         try:
             network.break_connection(sock, fault)
         except OSError as exc:
-            await _send_json(send, 400, {"detail": f"fault {fault.name}: {exc.strerror or exc}"})
+            await send_json(send, 400, {"detail": f"fault {fault.name}: {exc.strerror or exc}"})
             return
         await network.closed_reply(send)
     else:
@@ -160,7 +160,7 @@ async def _status_fault(fault: network.FaultSpec, answers: Answers, style: Style
     """500, 503 or 429 with Retry-After: the operation's own answer for it where it declares one."""
     retry = {"Retry-After": str(fault.retry_after)}
     if answers.key_for(fault.name) is None:
-        await _send_json(send, int(fault.name), network.status_body(fault, style), retry)
+        await send_json(send, int(fault.name), network.status_body(fault, style), retry)
         return
     choice = answers.choose(Preferences(code=fault.name))
     reply = answers.reply(choice, body_seed(scope, scope["extensions"][STATE_KEY].store.ids.seed), retry)
@@ -199,7 +199,7 @@ async def _replying(app: ASGIApp, scope: Scope, receive: Receive, send: Send) ->
         if reply is None:
             raise
         status, body, headers = reply
-        await _send_json(send, status, body, headers)
+        await send_json(send, status, body, headers)
 
 
 async def _held(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[Message, bytes]:
@@ -218,9 +218,3 @@ async def _held(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[Message, 
     return start, b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-    content = dumps(body)
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", b"%d" % len(content)),
-        *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (headers or {}).items())]})
-    await send({"type": "http.response.body", "body": content})
