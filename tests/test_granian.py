@@ -123,3 +123,22 @@ def test_a_malformed_chunk_is_answered_400_and_closed(served: Served) -> None:
                      b"Authorization: Bearer dev-vai-virtuous-dev-0001\r\nTransfer-Encoding: chunked\r\n\r\n"
                      b"zz\r\n{}\r\n0\r\n\r\n")
     assert reply.status == 400 and b"connection: close" in reply.raw.lower()
+
+
+def test_bodies_of_a_declared_length_on_one_connection_are_each_read_whole(served: Served) -> None:
+    # The request path is handed each body's end with its last bytes (granian sends one more, empty,
+    # message); granian must still find every body read and keep the connection for the next request.
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+    try:
+        contents = [f"keep-alive {i}" + "x" * (40_000 * (i % 2)) for i in range(4)]
+        for content in contents:
+            connection.request("POST", "/api/v1/memory", body=json.dumps({"content": content}),
+                               headers={"Authorization": "Bearer dev-vai-virtuous-dev-0001",
+                                        "Content-Type": "application/json"})
+            reply = connection.getresponse()
+            assert reply.status == 201, reply.read()
+            assert json.loads(reply.read())["content"] == content
+    finally:
+        connection.close()
