@@ -294,3 +294,18 @@ def test_the_bounds_are_flags_of_memmock_serve_and_variables() -> None:
         entries = httpx.get(f"{running.url}/_mock/requests").json()["requests"]
     assert [e["query"] for e in entries] == ["limit=3", "limit=2"]
     assert entries[0]["response"]["body"]["content"] == '{"me'
+
+
+def test_headers_sent_as_any_iterable_of_pairs_are_journaled() -> None:
+    # The journal packs header lists with marshal, which takes lists and tuples of byte strings; an
+    # app or plugin may hand the server any iterable of pairs (ASGI allows it).
+    from mock_server.journal import Journal
+    from mock_server.routes import RouteTable
+
+    journal = Journal(Settings(), RouteTable([]))
+    scope = {"method": "GET", "path": "/x", "query_string": b"a=1", "headers": {b"host": b"h"}.items()}
+    start = {"type": "http.response.start", "status": 204, "headers": {b"x-reply": b"yes"}.items()}
+    journal.record(scope, "default", 0.0, start, b"", 0)
+    [view] = journal.views(journal.select(journal.query(namespace=None)))
+    assert (view["query"], view["status"], view["request"]["headers"], view["response"]["headers"]) == (
+        "a=1", 204, {"host": "h"}, {"x-reply": "yes"})
