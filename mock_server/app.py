@@ -168,7 +168,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None, plu
         for plugin in plugins:
             plugin.attach(new)
 
-    namespaces = Namespaces(state, on_new=attach, on_drop=persistence.dropped if persistence else lambda name: None)
+    def detach(gone: MockState) -> None:
+        for plugin in plugins:
+            plugin.detach(gone)
+
+    namespaces = Namespaces(state, on_new=attach, on_gone=detach,
+                            on_drop=persistence.dropped if persistence else lambda name: None)
     if persistence is not None:
         persistence.start(namespaces)
     app = AsyncApp(__name__, middlewares=middlewares(settings, namespaces, plans),

@@ -67,11 +67,13 @@ class Namespaces:
     """The default namespace's state and the named ones, made on first use, the least recently used dropped past the cap."""
 
     def __init__(self, default: MockState, on_new: Callable[[MockState], None] = lambda state: None,
-                 on_drop: Callable[[str], None] = lambda name: None) -> None:
+                 on_drop: Callable[[str], None] = lambda name: None,
+                 on_gone: Callable[[MockState], None] = lambda state: None) -> None:
         self.default = default
         self.limit = default.settings.max_namespaces
         self.on_new = on_new
         self.on_drop = on_drop  # told the name of each namespace dropped past the cap
+        self.on_gone = on_gone  # told the state of each namespace dropped, past the cap or not
         self._named: OrderedDict[str, Namespace] = OrderedDict()
         # Where requests that name no namespace go: the default one, unless a test runner (the
         # pytest plugin) points them at the current test's own.
@@ -104,7 +106,10 @@ class Namespaces:
 
     def drop(self, name: str) -> bool:
         """Forget namespace ``name`` (not the default); whether there was one."""
-        return self._named.pop(name, None) is not None
+        found = self._named.pop(name, None)
+        if found is not None:
+            self.on_gone(found.state)
+        return found is not None
 
     def all(self) -> list[Namespace]:
         """Every namespace, the default first, then the most recently used first."""
@@ -129,7 +134,8 @@ class Namespaces:
         namespace = self._named[name] = Namespace(name, MockState(store=store, settings=self.default.settings), now, now)
         self.on_new(namespace.state)
         while len(self._named) > self.limit:
-            evicted, _ = self._named.popitem(last=False)
+            evicted, gone = self._named.popitem(last=False)
+            self.on_gone(gone.state)
             logger.warning("memmock: namespace %r dropped: the least recently used of more than %d "
                            "(--max-namespaces)", evicted, self.limit)
             self.on_drop(evicted)

@@ -6,9 +6,9 @@ body validators (``validation.py``), its handler, its error style and, in strict
 response check (connexion's own response validators). A request then runs
 ``authenticate → parameters → body → handler`` with no lookup left to do.
 
-Plugins attach through four public hooks (``Plugin``): one wraps an operation's whole run (the
-ASGI app from security to the handler's reply), one its authentication, one its handler, and one
-sees each state the mock serves (where the models' policies are). The core never imports a plugin; ``app.py``
+Plugins attach through public hooks (``Plugin``): one wraps an operation's whole run (the
+ASGI app from security to the handler's reply), one its authentication, one its handler, and two
+see each state the mock serves (where the models' policies are) come and go. The core never imports a plugin; ``app.py``
 finds the ones the settings name by entry point. Plans hold no state: a request runs on the
 state of its namespace, which the request path leaves on the scope.
 """
@@ -65,6 +65,9 @@ class Plugin:
 
     def attach(self, state: MockState) -> None:
         """See a state the mock serves (the default namespace's, then each new one's), before its first request."""
+
+    def detach(self, state: MockState) -> None:
+        """Let go of a state the mock serves no more (a namespace dropped, or past ``--max-namespaces``)."""
 
     def around(self, plan: OperationPlan, app: ASGIApp) -> ASGIApp:
         """The ASGI app that runs ``plan`` from security to the reply (``app``), or a wrapper of it."""

@@ -204,3 +204,24 @@ def test_a_delay_never_slows_another_request(served: str) -> None:
             assert finished[0] - start >= 0.3
             assert finished[0] > done  # it was still held when the plain one came back
         assert min(beside) < baseline + 0.15, (baseline, beside)
+
+
+@pytest.mark.parametrize("how", ["dropped", "past the cap"])
+def test_a_namespace_gone_with_a_behaviour_holds_no_request_back(how: str) -> None:
+    # While any namespace has a behaviour of its own, every request takes the slower way through the
+    # behaviour plugin; one dropped with it must stop counting (it held the shortcut off for good).
+    from mock_server.behaviour.config import KEY as BEHAVIOUR
+
+    app = create_app(Settings(max_namespaces=1))
+    client = TestClient(app, base_url="http://127.0.0.1")
+    activity = app.namespaces.default.extensions[BEHAVIOUR].activity
+    put = client.put("/_mock/behaviour", json={"latency": "1ms"}, headers={"X-Memmock-Namespace": "slow"})
+    assert put.status_code == 200, put.text
+    assert not activity.idle
+    if how == "dropped":
+        assert client.delete("/_mock/namespaces/slow", headers=JSON).status_code == 204
+    else:
+        assert client.get("/api/v1/memory", headers={**VAI, "X-Memmock-Namespace": "next"}).status_code == 200
+    assert [n["name"] for n in client.get("/_mock/namespaces").json()["namespaces"]] == (
+        ["default"] if how == "dropped" else ["default", "next"])
+    assert activity.idle

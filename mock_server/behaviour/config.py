@@ -48,9 +48,8 @@ class Rule:
 class Activity:
     """Whether anything but a request's own Prefer header can hold or break requests: the request path's shortcut.
 
-    ``idle`` while there is no ``--latency`` and no namespace has a behaviour of its own. A
-    namespace dropped (``--max-namespaces``) with one leaves ``busy`` counting it: its requests
-    then only look at their own namespace's behaviour first, which is idle.
+    ``idle`` while there is no ``--latency`` and no namespace has a behaviour of its own (a
+    namespace dropped is cleared first: ``BehaviourPlugin.detach``).
     """
 
     def __init__(self, serve_latency: Latency | None) -> None:

@@ -57,6 +57,10 @@ class BehaviourPlugin(Plugin):
         """A behaviour of its own for each namespace's state, seeded by that state's seed."""
         state.extensions[KEY] = Behaviour(frozenset(self.operations), self.activity, lambda: state.store.ids.seed)
 
+    def detach(self, state: MockState) -> None:
+        """A dropped namespace's behaviour no longer holds requests back (``Activity`` stops counting it)."""
+        state.extensions[KEY].clear()
+
     def handler(self, plan: OperationPlan, handler: Handler) -> Handler:
         """The operation's handler, or the forced answer the request prefers."""
         if plan.api == ADMIN:
