@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.responses import Response
 
 from .errors import MalformedJSON
 
@@ -48,6 +49,30 @@ def dumps(body: Any) -> bytes:
 def json_headers(content: bytes) -> list[tuple[bytes, bytes]]:
     """The raw headers of a JSON reply of ``content`` (what Starlette's JSON ``Response`` sends)."""
     return [(b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json")]
+
+
+class _Reply(Response):
+    """A Starlette response whose headers are given, not derived.
+
+    Starlette's constructor works them out from the media type and optional headers on every reply.
+    """
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON reply (the headers Starlette's ``Response(..., media_type="application/json")`` sends)."""
+    content = dumps(body)
+    return _Reply(content, status, json_headers(content))
+
+
+def no_content() -> Response:
+    """An empty 204 reply (no headers, as Starlette sends it)."""
+    return _Reply(b"", 204, [])
 
 
 async def send_json(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, body: Any,

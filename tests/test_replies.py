@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from starlette.responses import Response
 
-from mock_server.api._call import json, no_content
+from mock_server.wire import json_response as json
+from mock_server.wire import no_content
 from mock_server.wire import dumps
 
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.responses import Response
-
-from ..headers import first_header
+from ..headers import base_url
 from ..journal import JOURNAL_KEY, Journal
 from ..models.pagination import Page
 from ..namespaces import Namespaces
@@ -16,7 +14,8 @@ from ..plan import CURRENT_CALL
 from ..state import NAMESPACES_KEY, MockState, VaiPrincipal
 from ..store import Store
 from ..validation import RequestData
-from ..wire import dumps, json_headers
+from ..wire import json_response as json
+from ..wire import no_content
 
 
 @dataclass(slots=True)
@@ -83,39 +82,9 @@ class Call:
 
     def base_url(self) -> str:
         """``scheme://host`` as the client addressed the mock."""
-        raw = first_header(self.scope.get("headers", ()), b"host")
-        if raw is not None:
-            host = raw.decode("latin-1")
-        else:
-            server = self.scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
-        return f"{self.scope.get('scheme', 'http')}://{host}"
+        return base_url(self.scope)
 
 
 def current() -> Call:
     """The ``Call`` for the request being handled (the plan leaves scope, state, data and principal)."""
     return Call(*CURRENT_CALL.get())
-
-
-class _Reply(Response):
-    """A Starlette response whose headers are given, not derived.
-
-    Starlette's constructor works them out from the media type and optional headers on every reply.
-    """
-
-    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
-        self.status_code = status_code
-        self.background = None
-        self.body = body
-        self.raw_headers = raw_headers
-
-
-def json(body: Any, status: int = 200) -> Response:
-    """A JSON reply (the headers Starlette's ``Response(..., media_type="application/json")`` sends)."""
-    content = dumps(body)
-    return _Reply(content, status, json_headers(content))
-
-
-def no_content() -> Response:
-    """An empty 204 reply (no headers, as Starlette sends it)."""
-    return _Reply(b"", 204, [])

@@ -11,10 +11,9 @@ from itertools import groupby
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..api._call import Call
 from ..errors import InvalidPage, InvalidRequest
 from ..models.pagination import MAX_PAGE_SIZE, parse_ordering, parse_page_size
-from ..validation import request_data
+from ..headers import base_url
 from .exchange import Exchange, Reply, as_int, replay_body
 
 WRONG_DEFAULT_PAGE_SIZE = 20
@@ -28,7 +27,7 @@ def page_link(ex: Exchange, query: dict[str, str], number: int) -> str:
     params = {k: v for k, v in query.items() if k != "page"}
     if number > 1:
         params["page"] = str(number)
-    base = Call(ex.scope, ex.state, request_data(ex.scope), None).base_url() + ex.scope["path"]
+    base = base_url(ex.scope) + ex.scope["path"]
     return base + (f"?{urlencode(params)}" if params else "")
 
 

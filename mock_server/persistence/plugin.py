@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from starlette.responses import Response
 from starlette.types import Message, Scope
 
-from ..api._call import json
+from ..wire import json_response as json
 from ..clock import SystemClock
 from ..errors import InvalidRequest
 from ..namespaces import DEFAULT, Namespaces
