@@ -122,12 +122,17 @@ def _served_by_the_plans(*args: Any, **kwargs: Any) -> Any:
 UNROUTED = Resolver(function_resolver=lambda operation_id: _served_by_the_plans)
 
 
+# Every header to a page without credentials; to one with them (a credentialed request takes
+# "*" as a header's name), the ones the APIs and the behaviour plugin answer with.
+CORS_EXPOSED = ("*", "Allow", "Preference-Applied", "Retry-After", "WWW-Authenticate")
+
+
 def middlewares(settings: Settings, namespaces: Namespaces, plans: Sequence[Any]) -> list[Any]:
     """The middleware stack handed to connexion, outermost first."""
     stack: list[Any] = [ServerErrorMiddleware]
     if settings.cors:
         stack.append(functools.partial(LeanCORSMiddleware, allow_origins=["*"], allow_methods=["*"],
-                                       allow_headers=["*"], expose_headers=["*"]))
+                                       allow_headers=["*"], allow_credentials=True, expose_headers=CORS_EXPOSED))
     return [*stack, ExceptionMiddleware, functools.partial(RequestPath, plans=plans, namespaces=namespaces),
             SwaggerUIMiddleware, Unrouted, LifespanMiddleware]
 

@@ -13,6 +13,9 @@ from .headers import first_header
 class LeanCORSMiddleware(CORSMiddleware):
     """Starlette's CORS for the APIs, with a short way for requests that carry no ``Origin``.
 
+    With credentials allowed, Starlette answers a request's own origin (never ``*``), so a page
+    may send the ``memmock_ns`` cookie with ``credentials: "include"``.
+
     Those (not CORS requests) only get ``Vary: Origin`` added, as Starlette does, without parsing
     the request headers twice and the response headers once per request. The admin plane gets no
     CORS headers at all: no page on another origin may read it or pass a preflight to it.

@@ -49,7 +49,8 @@ def test_admin_preflight_is_not_granted(client: TestClient) -> None:
 
 def test_the_apis_keep_their_cors(client: TestClient) -> None:
     r = client.get("/api/v1/memory", headers={**vai(), "Origin": ORIGIN})
-    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+    assert r.headers["access-control-allow-credentials"] == "true"
 
 
 # --- a state change needs a JSON Content-Type (no CORS-simple request reaches it) -------------
