@@ -3,7 +3,8 @@
 Starts the mock the way users run it (``memmock serve``: default fixtures, request validation on,
 one process); WireMock 3 answering each row with a static stub of the very answer the mock gave
 that row's request (status, headers, body bytes; captured first); the bare-Starlette baseline of
-``baseline.py``; with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
+``baseline.py``; the floor of ``floor.py`` (the captured replies sent by an ASGI app on granian
+that does nothing else); with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
 memmock, built from another checkout, so two builds are measured in one run. wrk drives each row at
 1 and 32 connections with the same settings for every server; per row and connection count the
 servers take turns round by round, warm-up rounds are dropped, and the table shows each server's
@@ -401,6 +402,24 @@ def stub(row: Row, reply: Reply) -> dict[str, Any]:
     return {"name": row.name, "request": request, "response": response}
 
 
+@contextmanager
+def floor_server(workdir: Path, rows: list[Row], replies: dict[str, Reply]) -> Iterator[Server]:
+    """``floor.py``: each row's captured reply sent by an ASGI app on granian that does nothing else."""
+    stubs = []
+    for row in rows:
+        parts, reply = urlsplit(row.path), replies[row.name]
+        stubs.append({"method": row.method, "path": parts.path, "query": parts.query, "any_id": row.deletes,
+                      "status": reply.status, "headers": list(reply.headers.items()),
+                      "body": base64.b64encode(reply.body).decode()})
+    path = workdir / "floor-stubs.json"
+    path.write_text(json.dumps(stubs))
+    port = free_port()
+    with serve("floor", "floor", [sys.executable, str(BENCH / "floor.py"), str(port), str(path)], port,
+               "/_floor/health") as server:
+        check_stubs(server, rows, replies)
+        yield server
+
+
 def check_stubs(server: Server, rows: list[Row], replies: dict[str, Reply]) -> None:
     """Each row's stub answers as the mock did (status, content type, body bytes), or the bench stops."""
     with httpx.Client(base_url=server.url("ibl"), timeout=60) as client:
@@ -409,7 +428,7 @@ def check_stubs(server: Server, rows: list[Row], replies: dict[str, Reply]) -> N
             want = replies[row.name]
             if (response.status_code, response.headers.get("content-type"), response.content) != (
                     want.status, want.headers.get("content-type"), want.body):
-                raise RuntimeError(f"WireMock's stub for {row.name} answered {response.status_code} "
+                raise RuntimeError(f"{TITLES[server.kind]}'s stub for {row.name} answered {response.status_code} "
                                    f"{response.content[:200]!r}, not the mock's {want.status} {want.body[:200]!r}")
 
 
@@ -749,7 +768,8 @@ def main() -> int:
         port_b = free_port()
         baseline = stack.enter_context(serve("baseline", "baseline", [sys.executable, str(BENCH / "baseline.py"),
                                                                       str(port_b)], port_b, "/_mock/health"))
-        servers = [*mocks, wiremock, baseline]
+        floor = stack.enter_context(floor_server(workdir, rows, replies))
+        servers = [*mocks, wiremock, floor, baseline]
         if args.prism:
             servers.append(stack.enter_context(prism_servers(workdir, builds[0].root / "spec")))
         for row in rows:
@@ -812,16 +832,19 @@ def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int]
         "reply (status, headers, body bytes) to a request matching method, path, query and credential; "
         f"{' '.join(WIREMOCK_FLAGS)} --container-threads {threads}; {args.jvm_warmup:g} s of load on each stub "
         "before the first row (JVM warm-up).",
+        "floor: bench/floor.py, an ASGI app on granian (embedded, one worker, uvloop, as memmock serve runs) that "
+        "reads each request's body and sends the same captured reply from a dict, nothing else: the most a Python "
+        "app served so can answer.",
     ])
 
 
-TITLES = {"wiremock": "WireMock", "baseline": "baseline", "prism": "Prism"}
+TITLES = {"wiremock": "WireMock", "floor": "floor", "baseline": "baseline", "prism": "Prism"}
 # Columns with their p99 beside their throughput: the ones the targets compare with.
 WITH_P99 = {"wiremock"}
 
 
 def _others(servers: list[Server]) -> list[Server]:
-    """The columns after memmock's: another build first, then WireMock, the baseline and Prism."""
+    """The columns after memmock's: another build first, then WireMock, the floor, the baseline and Prism."""
     return [s for s in servers if s.name != "memmock"]
 
 
@@ -860,6 +883,12 @@ def targets(table: Table, connections: list[int]) -> list[str]:
     ratios = {f"{name} at {c}": r["wiremock"] for (name, c), (_, r) in table.items() if "wiremock" in r}
     lines = [_target("≥ 1.0× WireMock on every row", {k: f"{r:.2f}" for k, r in ratios.items() if not r >= 1.0},
                      len(ratios))]
+    floor = {f"{name} at {c}": res["floor"].rps / res["wiremock"].rps for (name, c), (res, _) in table.items()
+             if "floor" in res and "wiremock" in res and res["wiremock"].rps}
+    if floor:
+        # What no Python app on this server can beat: where the floor is under WireMock, so is any mock.
+        lines.append(_target("the floor (an app that only sends the captured reply) ≥ 1.0× WireMock (medians)",
+                             {k: f"{r:.2f}" for k, r in floor.items() if not r >= 1.0}, len(floor)))
     if 32 in connections:
         p99 = {name: res["memmock"].p99_ms for (name, c), (res, _) in table.items() if c == 32}
         lines.append(_target("memmock p99 < 5 ms at 32 connections",
