@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .settings import AUTH_MODES, FSYNC_POLICIES, LOG_LEVELS, Settings, StartupError, is_loopback
+from .settings import (AUTH_MODES, FSYNC_POLICIES, LOG_LEVELS, Settings, StartupError, environment_variables,
+                       is_loopback)
 
 if TYPE_CHECKING:
     from .store import Store
 
 SERVERS = ("granian", "uvicorn")
+SERVER_VARIABLE = "MEMMOCK_SERVER"  # the server is the CLI's choice, not a setting of the app
 
 # connexion imports starlette's test client at import time, which warns about httpx; not our users' concern.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -28,15 +30,7 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "serve",
         help="run the mock server",
         description="Run the mock. Every flag can also be set as a MEMMOCK_* variable "
-        "(MEMMOCK_HOST, MEMMOCK_PORT, MEMMOCK_FIXTURES, MEMMOCK_NO_FIXTURES, MEMMOCK_AUTH, "
-        "MEMMOCK_STRICT, MEMMOCK_LOG_LEVEL, MEMMOCK_BODY_LIMIT, MEMMOCK_CORS, MEMMOCK_FAULT, MEMMOCK_LATENCY, "
-        "MEMMOCK_SEED, "
-        "MEMMOCK_STATE_FILE, MEMMOCK_FSYNC, MEMMOCK_COMPACT_BYTES, MEMMOCK_WATCH, "
-        "MEMMOCK_HEADER_TIMEOUT, MEMMOCK_BODY_TIMEOUT, MEMMOCK_MAX_ITEMS, MEMMOCK_MAX_NAMESPACES, "
-        "MEMMOCK_ADMIN_TOKEN, MEMMOCK_ADMIN_HOSTS, "
-        "MEMMOCK_SERVER, "
-        "MEMMOCK_JOURNAL_SIZE, MEMMOCK_JOURNAL_BYTES, MEMMOCK_JOURNAL_BODY_BYTES); "
-        "flags win.",
+        f"({', '.join([*environment_variables(), SERVER_VARIABLE])}); flags win.",
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
@@ -126,7 +120,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def server_from_args(args: argparse.Namespace) -> str | None:
     """The server ``--server`` (over ``MEMMOCK_SERVER``) names; None: granian where it can be imported."""
-    chosen = args.server or os.environ.get("MEMMOCK_SERVER", "").strip().lower() or None
+    chosen = args.server or os.environ.get(SERVER_VARIABLE, "").strip().lower() or None
     if chosen not in (None, *SERVERS):
         raise ValueError(f"MEMMOCK_SERVER must be one of {', '.join(SERVERS)}, not {chosen!r}")
     return chosen

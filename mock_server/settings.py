@@ -99,10 +99,10 @@ class Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = environ.get(f"MEMMOCK_{f.name.upper()}")
+            raw = environ.get(_variable(f.name))
             if raw is not None and raw != "":
                 values[f.name] = _parse(f.name, raw)
-        if environ.get("MEMMOCK_NO_FIXTURES", "").lower() in ("1", "true", "yes"):
+        if environ.get(NO_FIXTURES_VARIABLE, "").lower() in ("1", "true", "yes"):
             values["fixtures"] = None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -110,6 +110,18 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+NO_FIXTURES_VARIABLE = "MEMMOCK_NO_FIXTURES"  # start with empty state: the one variable that is no field
+
+
+def _variable(name: str) -> str:
+    return f"MEMMOCK_{name.upper()}"
+
+
+def environment_variables() -> list[str]:
+    """Every variable ``Settings.from_env`` reads, in the order of the fields."""
+    return [*(_variable(f.name) for f in fields(Settings)), NO_FIXTURES_VARIABLE]
 
 
 def is_loopback(host: str) -> bool:
