@@ -118,7 +118,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str, str]]] = {
     },
 }
 
-# The operations the seed documents (/work/shared/seeds) show, as (spec, method, path).
+# The operations the seed documents (ibl.ai data manager, VirtuousAI Memory API) show: (spec, method, path).
 SEED_OPERATIONS = [
     (IBL, "delete", _PROMPT + "all-chats-memory/{memory_id}/"),
     (IBL, "get", _PROMPT + "chat-memory-status/"),
