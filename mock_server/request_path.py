@@ -98,7 +98,7 @@ class RequestPath:
     async def _serve(self, scope: Scope, admin: bool, receive: Receive, send: Send) -> None:
         namespaces = self.namespaces
         state = namespaces.state_of_request(scope, write=scope["method"] not in _READS)
-        extensions = scope.setdefault("extensions", {})
+        extensions = scope["extensions"]  # this request's own (``__call__``)
         extensions[STATE_KEY] = state
         extensions[NAMESPACES_KEY] = namespaces
         path = scope["path"]
