@@ -1,14 +1,13 @@
 """The journal: the requests the mock answered, for ``GET /_mock/requests`` and ``/_mock/requests/count``.
 
 The request path records every request once its reply has left, in ``Journal.record``. Recording
-keeps each entry as a few atoms (stamps, method, path, status, sizes) and one bytes object: the
-query string, both header lists and the kept request body, packed by ``marshal`` (C speed, and
-this process reads back only what it wrote). Keeping the request's own objects instead (the ASGI
-header list, the reply's start message) cost 10-15% of the throughput at 32 connections: tens of
-small objects per entry, freed a journal's length later from memory the CPU no longer has cached;
-one bytes object per entry costs about what the journal's absence does (README, Journal, for the
-figures). Redaction, decoding, the nearest operation of an unmatched request and filtering happen
-when the journal is read.
+packs each request into one bytes object with ``marshal`` (C speed, and this process reads back only
+what it wrote): its stamps, method, path, query string, both header lists, status, and the kept
+bodies. An entry that held the request's own objects instead (the ASGI header list, the path, the
+reply's body) cost up to 15% of the throughput at 32 connections: a dozen objects per request, freed
+a journal's length later from memory the CPU no longer has cached; one bytes object per entry costs
+a third of that (README, Journal, for the figures). Redaction, decoding, the nearest operation of an
+unmatched request and filtering happen when the journal is read.
 
 One journal serves every namespace; each entry's namespace is read from its headers when the
 journal is read (and the namespace requests naming none went to, kept with it). It keeps the newest
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from difflib import get_close_matches
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.types import Message, Scope
 
@@ -47,35 +46,41 @@ from .validation import SCOPE_KEY
 JOURNAL_KEY = "memmock.journal"  # where the request path leaves the journal for the admin plane's handlers
 ALL = "*"  # the namespace filter that takes every namespace
 REDACTED = "<redacted>"
-# What an entry holds beyond the bytes of its packed part, path and reply body, about: its tuple,
-# stamps and the headers of those bytes objects.
-ENTRY_COST = 256
+# What an entry holds beyond its packed bytes, about: the bytes object's header and its slot.
+ENTRY_COST = 64
+# marshal's version 2 writes no back-references: half the time of the default for an entry, whose
+# only repeated objects are a few header names.
+_MARSHAL_VERSION = 2
 _NO_EXTENSIONS: dict[str, Any] = {}
 _STATUS = re.compile(r"[1-5](?:[0-9]{2}|xx)")
 _SCHEMED = frozenset({"authorization", "proxy-authorization"})  # "Scheme credential": the scheme is kept
 _SECRET = frozenset({"x-api-key"})
 _NAMESPACE_COOKIE = "memmock_ns"  # not a secret: the entry names its namespace anyway
-
-# An entry is a plain tuple (the cheapest thing to build per request), in this order. ``_PACKED`` is
-# ``marshal``'s bytes of (query string, request headers, reply headers, kept request body), read by
-# ``_unpacked``. ``_BASE`` is the sum of the costs of every entry recorded before it, so the newest
-# entry's base and cost, less the oldest one's base, is what the journal holds.
-(_BEGAN, _ENDED, _METHOD, _PATH, _STATUS_CODE, _PACKED, _OPERATION, _FALLBACK, _REQUEST_SIZE, _RESPONSE_BODY,
- _RESPONSE_SIZE, _BASE) = range(12)
 # The reply of a request whose error no handler knows: the server error layer answers it with a 500.
 SERVER_ERROR: Message = {"type": "http.response.start", "status": 500, "headers": []}
-Entry = tuple[Any, ...]
 Headers = Sequence[tuple[bytes, bytes]]
 
 
-@dataclass(frozen=True)
-class Unpacked:
-    """The packed part of an entry, read back."""
+class Record(NamedTuple):
+    """One journaled request, read back from its entry (``record`` packs these fields in this order)."""
 
+    began: float  # perf_counter seconds
+    ended: float
+    method: str
+    path: str
+    status: int  # 0: no reply left
     query: bytes
     request_headers: Headers
     response_headers: Headers
     request_body: bytes | None  # its first ``--journal-body-bytes`` (None: not read)
+    request_size: int
+    operation: str | None  # the operation id it was routed to (None: none)
+    fallback: str  # the namespace requests naming none went to then
+    response_body: bytes  # its first ``--journal-body-bytes``
+    response_size: int
+
+
+_REQUEST_HEADERS, _RESPONSE_HEADERS = Record._fields.index("request_headers"), Record._fields.index("response_headers")
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,8 @@ class Journal:
         self.body_bytes = settings.journal_body_bytes
         self.table = table
         self.admin_token = settings.admin_token
-        self._entries: deque[Entry] = deque(maxlen=self.size)  # past the size, an append drops the oldest
-        self._total = 0  # the cost of every entry recorded (dropped ones too): the next one's base
+        self._entries: deque[bytes] = deque(maxlen=self.size)  # past the size, an append drops the oldest
+        self._held = 0  # the bytes of the entries kept
         # perf_counter's zero as wall-clock seconds: entries keep perf_counter stamps only.
         self._epoch = time.time() - perf_counter()
         journaled = [plan.operation_id for plan in table.plans if plan.base_path != ADMIN_PREFIX]
@@ -119,26 +124,25 @@ class Journal:
         extensions = scope.get("extensions") or _NO_EXTENSIONS  # none: refused before it was given any
         data = extensions.get(SCOPE_KEY)
         raw = None if data is None else data.raw
-        kept, raw_size = (None, 0) if raw is None else (raw[:self.body_bytes], len(raw))
         status, reply_headers = (0, ()) if start is None else (start["status"], start.get("headers", ()))
-        packed = _pack(scope["query_string"], scope["headers"], reply_headers, kept)
-        path = scope["path"]
-        base = self._total
-        # What the entry holds: its own bytes, which a client makes as long as the server lets it.
-        self._total = total = base + ENTRY_COST + len(packed) + len(path) + len(body)
+        entry = _pack((began, ended, scope["method"], scope["path"], status, scope["query_string"], scope["headers"],
+                       reply_headers, None if raw is None else raw[:self.body_bytes], 0 if raw is None else len(raw),
+                       extensions.get(OPERATION_KEY), fallback, body, size))
         entries = self._entries
-        entries.append((began, ended, scope["method"], path, status, packed, extensions.get(OPERATION_KEY),
-                        fallback, raw_size, body, size, base))
-        if total - entries[0][_BASE] > self.budget:
-            while entries and total - entries[0][_BASE] > self.budget:
-                entries.popleft()
+        if len(entries) == self.size:
+            self._held -= len(entries[0])  # the append drops it
+        entries.append(entry)
+        self._held += len(entry)
+        # What the journal holds: the entries' own bytes, which a client makes as long as the server lets it.
+        while entries and self._held + ENTRY_COST * len(entries) > self.budget:
+            self._held -= len(entries.popleft())
 
-    def _operation(self, entry: Entry) -> str | None:
-        """The operation an entry's request went to; for one refused before routing (a body over the
-        limit, a bad namespace name), the one its method and path go to, if any."""
-        operation: str | None = entry[_OPERATION]
+    def _operation(self, record: Record) -> str | None:
+        """The operation a request went to; for one refused before routing (a body over the limit,
+        a bad namespace name), the one its method and path go to, if any."""
+        operation = record.operation
         if operation is None:
-            routed = self.table.find(entry[_METHOD], entry[_PATH])
+            routed = self.table.find(record.method, record.path)
             operation = None if routed is None else routed.plan.operation_id
         return operation
 
@@ -158,57 +162,51 @@ class Journal:
             until=None if until is None else _instant("until", until),
         )
 
-    def select(self, query: Query) -> Iterator[Entry]:
-        """The entries ``query`` takes, newest first."""
+    def select(self, query: Query) -> Iterator[Record]:
+        """The requests ``query`` takes, newest first."""
         epoch = self._epoch
         since = None if query.since is None else query.since - epoch
         until = None if query.until is None else query.until - epoch
         glob = query.path is not None and any(c in query.path for c in "*?[")
         for entry in reversed(self._entries):
-            if query.namespace is not None and _namespace(entry) != query.namespace:
+            record = _unpacked(entry)
+            if query.namespace is not None and _namespace(record) != query.namespace:
                 continue
-            if query.operations is not None and self._operation(entry) not in query.operations:
+            if query.operations is not None and self._operation(record) not in query.operations:
                 continue
-            method, path = entry[_METHOD], entry[_PATH]
-            if query.method is not None and method != query.method:
+            if query.method is not None and record.method != query.method:
                 continue
-            if query.path is not None and not (fnmatch.fnmatchcase(path, query.path) if glob
-                                               else path.startswith(query.path)):
+            if query.path is not None and not (fnmatch.fnmatchcase(record.path, query.path) if glob
+                                               else record.path.startswith(query.path)):
                 continue
-            if query.statuses is not None and not _status_in(entry[_STATUS_CODE], query.statuses):
+            if query.statuses is not None and not _status_in(record.status, query.statuses):
                 continue
-            if since is not None and entry[_BEGAN] < since:
+            if since is not None and record.began < since:
                 continue
-            if until is not None and entry[_BEGAN] >= until:
+            if until is not None and record.began >= until:
                 continue
-            yield entry
+            yield record
 
     def clear(self, namespace: str) -> None:
-        """Forget the entries of ``namespace`` (``ALL``: every entry)."""
-        entries = self._entries
-        bases = [entry[_BASE] for entry in entries]
-        costs = [after - before for before, after in zip(bases, [*bases[1:], self._total])]
-        kept = [] if namespace == ALL else [(entry, cost) for entry, cost in zip(entries, costs)
-                                            if _namespace(entry) != namespace]
-        entries.clear()
-        self._total = 0
-        for entry, cost in kept:  # their bases again, as if they alone had been recorded
-            entries.append((*entry[:_BASE], self._total))
-            self._total += cost
+        """Forget the requests of ``namespace`` (``ALL``: every one)."""
+        kept = [] if namespace == ALL else [entry for entry in self._entries
+                                            if _namespace(_unpacked(entry)) != namespace]
+        self._entries.clear()
+        self._entries.extend(kept)
+        self._held = sum(map(len, kept))
 
     @property
     def oldest(self) -> str | None:
         """When the oldest request the journal holds came (every later one is held, but those cleared)."""
-        return _iso(self._epoch + self._entries[0][_BEGAN]) if self._entries else None
+        return _iso(self._epoch + _unpacked(self._entries[0]).began) if self._entries else None
 
-    def views(self, entries: Iterable[Entry]) -> list[dict[str, Any]]:
-        """Entries as the admin plane answers them: decoded, credentials redacted, unmatched ones explained."""
+    def views(self, records: Iterable[Record]) -> list[dict[str, Any]]:
+        """Requests as the admin plane answers them: decoded, credentials redacted, unmatched ones explained."""
         nearest: dict[tuple[str, str], dict[str, Any] | None] = {}  # one explanation per method and path
         out = []
-        for entry in entries:
-            method, path, status = entry[_METHOD], entry[_PATH], entry[_STATUS_CODE]
-            unpacked = _unpacked(entry)
-            operation = self._operation(entry)
+        for record in records:
+            method, path, status = record.method, record.path, record.status
+            operation = self._operation(record)
             unmatched = None
             if operation is None and (status >= 400 or (300 <= status < 400 and self.table.redirect(path))):
                 key = (method, path)
@@ -216,19 +214,19 @@ class Journal:
                     nearest[key] = self._unmatched(method, path)
                 unmatched = nearest[key]
             out.append({
-                "time": _iso(self._epoch + entry[_BEGAN]),
-                "duration_ms": round((entry[_ENDED] - entry[_BEGAN]) * 1000, 3),
+                "time": _iso(self._epoch + record.began),
+                "duration_ms": round((record.ended - record.began) * 1000, 3),
                 "method": method,
                 "path": path,
-                "query": unpacked.query.decode("latin-1"),
+                "query": record.query.decode("latin-1"),
                 "operation": None if operation is None else _short(operation),
-                "namespace": _namespace(entry, unpacked),
+                "namespace": _namespace(record),
                 "status": status or None,
-                "request": {"headers": self._headers(unpacked.request_headers),
-                            "body": _request_body(unpacked.request_body, entry[_REQUEST_SIZE],
-                                                  unpacked.request_headers)},
-                "response": {"headers": self._headers(unpacked.response_headers),
-                             "body": _body(entry[_RESPONSE_BODY], entry[_RESPONSE_SIZE])},
+                "request": {"headers": self._headers(record.request_headers),
+                            "body": _request_body(record.request_body, record.request_size,
+                                                  record.request_headers)},
+                "response": {"headers": self._headers(record.response_headers),
+                             "body": _body(record.response_body, record.response_size)},
                 "unmatched": unmatched,
             })
         return out
@@ -273,23 +271,24 @@ class Journal:
         return found
 
 
-def _pack(query: bytes, request_headers: Iterable[Any], reply_headers: Iterable[Any], body: bytes | None) -> bytes:
+def _pack(fields: tuple[Any, ...]) -> bytes:
     try:
-        return marshal.dumps((query, request_headers, reply_headers, body))
+        return marshal.dumps(fields, _MARSHAL_VERSION)
     except ValueError:  # headers as some other iterable of byte strings than ASGI servers and Starlette use
-        return marshal.dumps((query, [(bytes(n), bytes(v)) for n, v in request_headers],
-                              [(bytes(n), bytes(v)) for n, v in reply_headers], body))
+        listed = list(fields)
+        for at in (_REQUEST_HEADERS, _RESPONSE_HEADERS):
+            listed[at] = [(bytes(name), bytes(value)) for name, value in listed[at]]
+        return marshal.dumps(tuple(listed), _MARSHAL_VERSION)
 
 
-def _unpacked(entry: Entry) -> Unpacked:
-    return Unpacked(*marshal.loads(entry[_PACKED]))
+def _unpacked(entry: bytes) -> Record:
+    return Record(*marshal.loads(entry))
 
 
-def _namespace(entry: Entry, unpacked: Unpacked | None = None) -> str | None:
-    """The namespace an entry's request ran in (None: it named one that cannot be, and was refused)."""
-    headers = (unpacked or _unpacked(entry)).request_headers
+def _namespace(record: Record) -> str | None:
+    """The namespace a request ran in (None: it named one that cannot be, and was refused)."""
     try:
-        return namespace_of({"headers": headers}) or entry[_FALLBACK]
+        return namespace_of({"headers": record.request_headers}) or record.fallback
     except InvalidRequest:
         return None
 

@@ -254,8 +254,9 @@ def test_past_its_size_the_oldest_requests_are_dropped() -> None:
 
 
 def test_past_its_bytes_the_oldest_requests_are_dropped() -> None:
-    # Each entry holds 2 × 4 KiB of bodies, ENTRY_COST and a few hundred bytes of path and headers: two fit.
-    client = mock(journal_bytes=2 * (ENTRY_COST + 2 * 4096 + 500), journal_body_bytes=4096)
+    # Each entry holds 2 × 4 KiB of bodies, ENTRY_COST and under 1,000 bytes of stamps, path and headers:
+    # two fit, and three would not even with none of those.
+    client = mock(journal_bytes=2 * (ENTRY_COST + 2 * 4096 + 1000), journal_body_bytes=4096)
     for i in range(5):
         client.post("/api/v1/memory", json={"content": f"{i}" + "x" * 5000}, headers=VAI)
     assert [e["request"]["body"]["content"][len('{"content":"')] for e in listed(client)] == ["4", "3"]
