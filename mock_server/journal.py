@@ -6,7 +6,7 @@ what it wrote): its stamps, method, path, query string, both header lists, statu
 bodies. An entry that held the request's own objects instead (the ASGI header list, the path, the
 reply's body) cost up to 15% of the throughput at 32 connections: a dozen objects per request, freed
 a journal's length later from memory the CPU no longer has cached; one bytes object per entry costs
-a third of that (README, Journal, for the figures). Redaction, decoding, the nearest operation of an
+about half of that (README, Journal, for the figures). Redaction, decoding, the nearest operation of an
 unmatched request and filtering happen when the journal is read.
 
 One journal serves every namespace; each entry's namespace is read from its headers when the
