@@ -21,6 +21,7 @@ import shlex
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -234,6 +235,27 @@ class Interrupts:
         finally:
             self._shield -= 1
             self._pending = None
+
+
+def with_line_numbers(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """``tb`` with a line number on every entry, so that pytest can print it.
+
+    A signal can land on an instruction that maps to no line (CPython 3.11+ then answers
+    ``tb_lineno`` None); pytest's report of the KeyboardInterrupt cannot subtract from None and
+    crashes, ending the run with status 1 and an internal traceback instead of "interrupted" (2).
+    Such an entry gets its function's first line.
+    """
+    entries = []
+    while tb is not None:
+        entries.append(tb)
+        tb = tb.tb_next
+    if all(entry.tb_lineno is not None for entry in entries):
+        return entries[0] if entries else None
+    rebuilt = None
+    for entry in reversed(entries):
+        line = entry.tb_lineno if entry.tb_lineno is not None else entry.tb_frame.f_code.co_firstlineno
+        rebuilt = types.TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, line)
+    return rebuilt
 
 
 INTERRUPTS = Interrupts()

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .client import INTERRUPTS, WriteGuard, redact, set_secrets
+from .client import INTERRUPTS, WriteGuard, redact, set_secrets, with_line_numbers
 from .config import DEFAULT_SEED, PROFILES, ConfigError, HarnessConfig, load_baseline, resolve_credentials
 from .harness import ContractViolation, Harness
 from .report import FailureRecord, Recorder
@@ -216,6 +216,15 @@ def _redact_report(report: pytest.TestReport) -> None:
     report.sections = [(title, redact(text)) for title, text in report.sections]
     if hasattr(report, "wasxfail"):
         report.wasxfail = redact(str(report.wasxfail))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session):  # type: ignore[no-untyped-def]
+    """An interrupt leaves the loop with a traceback pytest can print (see ``with_line_numbers``)."""
+    try:
+        return (yield)
+    except KeyboardInterrupt as exc:
+        raise exc.with_traceback(with_line_numbers(exc.__traceback__))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +16,7 @@ import pytest
 from contract_tests.client import INTERRUPTS, Exchange, Refused, WriteGuard, guarded_httpx_client
 from contract_tests.safety import Contract, Safety, minimal_body
 
+ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = Contract()
 T = "http://target.invalid"
 AUTH = {"Authorization": "Api-Token k"}
@@ -143,6 +147,37 @@ def test_a_signal_waits_for_the_write_in_flight_to_be_tracked() -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # ignored: cleanup goes on
     finally:
         INTERRUPTS.uninstall()
+
+
+LINELESS_INTERRUPT = """
+import contextlib
+import types
+
+
+def interrupted():
+    with contextlib.nullcontext():
+        raise KeyboardInterrupt("SIGINT")
+
+
+def test_interrupted():
+    try:
+        interrupted()
+    except KeyboardInterrupt as exc:
+        inner = exc.__traceback__.tb_next
+        offset = next(start for start, _, line in interrupted.__code__.co_lines() if line is None)
+        raise exc.with_traceback(types.TracebackType(None, inner.tb_frame, offset, -1))
+"""
+
+
+def test_a_run_interrupted_on_a_lineless_instruction_ends_interrupted(tmp_path: Path) -> None:
+    """With the harness's hooks, pytest reports such an interrupt and exits 2 (alone, it crashes: exit 1)."""
+    (tmp_path / "test_lineless.py").write_text(LINELESS_INTERRUPT)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                           "-p", "contract_tests.conftest", str(tmp_path / "test_lineless.py")],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "KeyboardInterrupt: SIGINT" in output and "TypeError" not in output, output
 
 
 def test_a_key_holding_the_run_tag_is_the_runs_own() -> None:
