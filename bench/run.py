@@ -4,7 +4,8 @@ Starts the mock the way users run it (``memmock serve``: default fixtures, reque
 one process); WireMock 3 answering each row with a static stub of the very answer the mock gave
 that row's request (status, headers, body bytes; captured first); the bare-Starlette baseline of
 ``baseline.py``; the floor of ``floor.py`` (the captured replies sent by an ASGI app on granian
-that does nothing else); with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
+that does nothing else); the mock again with the journal off and with ``--state-file`` (``--no-variants``
+skips them), for the cost of its test-suite features; with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
 memmock, built from another checkout, so two builds are measured in one run. wrk drives each row at
 1 and 32 connections with the same settings for every server; per row and connection count the
 servers take turns round by round, warm-up rounds are dropped, and the table shows each server's
@@ -208,10 +209,23 @@ def serve(name: str, kind: str, argv: list[str], port: int, health: str, **popen
         os.unlink(log.name)
 
 
-def serve_memmock(build: Build, *extra: str) -> Any:
-    """``memmock serve`` of ``build`` on a free port, as a context manager of its Server."""
+def serve_memmock(build: Build, *extra: str, column: str = "") -> Any:
+    """``memmock serve`` of ``build`` (with ``extra`` flags, in its own ``column``) on a free port,
+    as a context manager of its Server."""
     port = free_port()
-    return serve(build.column, "memmock", build.argv(port, *extra), port, "/_mock/health")
+    return serve(column or build.column, "memmock", build.argv(port, *extra), port, "/_mock/health")
+
+
+# The mock's own variants, measured beside it for the targets of the test-suite features: the journal
+# off (the one per-request feature with a switch; namespaces and behaviour hooks have none, and a
+# request naming neither pays a header lookup for each), and the state kept in a file.
+JOURNAL_OFF = "journal off"
+STATE_FILE = "state file"
+
+
+def variants(workdir: Path) -> dict[str, list[str]]:
+    """Each variant's column and the flags ``memmock serve`` gets for it."""
+    return {JOURNAL_OFF: ["--journal-size", "0"], STATE_FILE: ["--state-file", str(workdir / "state.memmock")]}
 
 
 # --- load generation -------------------------------------------------------------------------
@@ -734,6 +748,8 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=100_000, help="items stored for the scale and memory checks (0 skips)")
     parser.add_argument("--delete-pool", type=int, default=0,
                         help="memories one DELETE run may delete (default: 50,000 per second of the run)")
+    parser.add_argument("--no-variants", action="store_true",
+                        help=f"skip the mock's variant columns ({JOURNAL_OFF}: --journal-size 0; {STATE_FILE}: --state-file)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
     parser.add_argument("--no-harness", action="store_true", help="skip timing the quick conformance profile")
     parser.add_argument("--markdown", type=Path, default=BENCH / "results.md", help="where the Markdown table goes")
@@ -759,6 +775,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         mocks = [stack.enter_context(serve_memmock(build)) for build in builds]
+        if not args.no_variants:
+            mocks += [stack.enter_context(serve_memmock(builds[0], *flags, column=column))
+                      for column, flags in variants(workdir).items()]
         for mock in mocks:
             give_user_artifacts(mock)
         replies = {row.name: capture(mocks[0], row) for row in rows}
@@ -783,7 +802,7 @@ def main() -> int:
 
     found = versions()
     markdown = [_header(servers)] + [_line(name, c, servers, *res, markdown=True) for (name, c), res in table.items()]
-    extra = [f"- {line}" for line in targets(table, connections)]
+    extra = [f"- {line}" for line in targets(table, connections, rows)]
     if busy:
         extra.append(f"- others' load on the machine before each row and connection count (share of all cores busy "
                      f"over 0.5 s): median {statistics.median(busy):.0%}, max {max(busy):.0%}")
@@ -832,6 +851,9 @@ def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int]
         "reply (status, headers, body bytes) to a request matching method, path, query and credential; "
         f"{' '.join(WIREMOCK_FLAGS)} --container-threads {threads}; {args.jvm_warmup:g} s of load on each stub "
         "before the first row (JVM warm-up).",
+        *([] if args.no_variants else [
+            f"{JOURNAL_OFF}, {STATE_FILE}: the same memmock with --journal-size 0, and with --state-file in the "
+            "bench's temporary folder (--fsync always, the default)."]),
         "floor: bench/floor.py, an ASGI app on granian (embedded, one worker, uvloop, as memmock serve runs) that "
         "reads each request's body and sends the same captured reply from a dict, nothing else: the most a Python "
         "app served so can answer.",
@@ -839,6 +861,7 @@ def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int]
 
 
 TITLES = {"wiremock": "WireMock", "floor": "floor", "baseline": "baseline", "prism": "Prism"}
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Columns with their p99 beside their throughput: the ones the targets compare with.
 WITH_P99 = {"wiremock"}
 
@@ -878,8 +901,8 @@ def _line(name: str, c: int, servers: list[Server], results: dict[str, Result], 
     return ("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells)
 
 
-def targets(table: Table, connections: list[int]) -> list[str]:
-    """Issue #13's targets for the code, and whether this run meets them."""
+def targets(table: Table, connections: list[int], rows: list[Row]) -> list[str]:
+    """The code's targets (memmock beside WireMock; its test-suite features' cost), and whether this run meets them."""
     ratios = {f"{name} at {c}": r["wiremock"] for (name, c), (_, r) in table.items() if "wiremock" in r}
     lines = [_target("≥ 1.0× WireMock on every row", {k: f"{r:.2f}" for k, r in ratios.items() if not r >= 1.0},
                      len(ratios))]
@@ -893,6 +916,18 @@ def targets(table: Table, connections: list[int]) -> list[str]:
         p99 = {name: res["memmock"].p99_ms for (name, c), (res, _) in table.items() if c == 32}
         lines.append(_target("memmock p99 < 5 ms at 32 connections",
                              {k: f"{ms:.2f} ms" for k, ms in p99.items() if not ms < 5.0}, len(p99)))
+    journal = {f"{name} at {c}": r[JOURNAL_OFF] for (name, c), (_, r) in table.items() if JOURNAL_OFF in r}
+    if journal:
+        lines.append(_target(f"namespaces, journal and behaviour hooks cost ≤ 5%: memmock ≥ 0.95× {JOURNAL_OFF} "
+                             "(--journal-size 0) on every row",
+                             {k: f"{r:.3f}" for k, r in journal.items() if not r >= 0.95}, len(journal)))
+    # mock/other is in-memory over the file; the target is the file's share of the in-memory rate.
+    writes = {row.name for row in rows if row.method in WRITES}
+    kept = {name: 1 / r[STATE_FILE] for (name, c), (_, r) in table.items()
+            if c == 32 and name in writes and r.get(STATE_FILE)}
+    if kept:
+        lines.append(_target(f"with --state-file, writes ≥ 0.5× the in-memory rate at 32 connections ({STATE_FILE})",
+                             {k: f"{r:.2f}" for k, r in kept.items() if not r >= 0.5}, len(kept)))
     return lines
 
 
