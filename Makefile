@@ -91,5 +91,10 @@ bench: $(TEST_INSTALLED) ## memmock vs WireMock's static stubs and bare Starlett
 	bench/tools.sh
 	$(PY) bench/run.py $(ARGS)
 
+.PHONY: bench-features
+bench-features: $(TEST_INSTALLED) ## what the journal and --state-file cost: memmock beside its variants only, pinned, 7 rounds a row
+	bench/tools.sh
+	$(PY) bench/run.py --variants-only --pin --repeats 7 --scale 0 --no-harness --markdown bench/features.md $(ARGS)
+
 clean:
 	rm -rf $(VENV) $(VENV3) $(VENV_LATEST) .pytest_cache .hypothesis

@@ -62,6 +62,14 @@ WRK_THREADS = 1
 WIREMOCK_FLAGS = ["--no-request-journal", "--disable-request-logging", "--disable-banner"]
 # Response headers the server writes itself; every other header of the mock's answer is stubbed.
 OWN_HEADERS = {"date", "server"}
+# With --pin: the cores the servers run on, and wrk's (empty: the scheduler's choice).
+SERVER_CORES: set[int] = set()
+LOAD_CORES: set[int] = set()
+
+
+def _on_cores(cores: set[int]) -> Any:
+    """A ``preexec_fn`` that keeps the child, and every thread it starts, on ``cores`` (None: no pinning)."""
+    return (lambda: os.sched_setaffinity(0, cores)) if cores else None
 
 
 @dataclass(frozen=True)
@@ -190,7 +198,8 @@ def wait_until_up(url: str, timeout: float = 30.0, process: subprocess.Popen[byt
 def serve(name: str, kind: str, argv: list[str], port: int, health: str, **popen: Any) -> Iterator[Server]:
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
     log = tempfile.NamedTemporaryFile("w+b", prefix=f"bench-{name}-", suffix=".log", delete=False)
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir(), **popen)
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tempfile.gettempdir(),
+                               preexec_fn=_on_cores(SERVER_CORES), **popen)
     try:
         try:
             started_in = wait_until_up(f"http://127.0.0.1:{port}{health}", timeout=60, process=process)
@@ -256,7 +265,7 @@ def run_wrk(row: Row, base: str, connections: int, seconds: float, ids_file: Pat
         out = subprocess.run(
             ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
              "-s", fh.name, url],
-            capture_output=True, text=True, check=True, timeout=seconds + 30,
+            capture_output=True, text=True, check=True, timeout=seconds + 30, preexec_fn=_on_cores(LOAD_CORES),
         ).stdout
     except (subprocess.TimeoutExpired, subprocess.CalledProcessError):
         return Result(float("nan"), float("nan"), float("nan"), -1)
@@ -750,6 +759,12 @@ def main() -> int:
                         help="memories one DELETE run may delete (default: 50,000 per second of the run)")
     parser.add_argument("--no-variants", action="store_true",
                         help=f"skip the mock's variant columns ({JOURNAL_OFF}: --journal-size 0; {STATE_FILE}: --state-file)")
+    parser.add_argument("--variants-only", action="store_true",
+                        help="only memmock and its variant columns: the cost of its test-suite features, without "
+                             "WireMock, the floor and the baseline (make bench-features)")
+    parser.add_argument("--pin", action="store_true",
+                        help="the servers on the first core, wrk on the last (two identical servers so measured "
+                             "differ by about 1%%, unpinned by up to 10%%)")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
     parser.add_argument("--no-harness", action="store_true", help="skip timing the quick conformance profile")
     parser.add_argument("--markdown", type=Path, default=BENCH / "results.md", help="where the Markdown table goes")
@@ -757,6 +772,14 @@ def main() -> int:
     if args.quick:
         args.repeats, args.seconds, args.warmup_seconds, args.jvm_warmup = 2, 1.0, 1.0, 1.0
         args.scale, args.no_harness = 10_000, True
+    if args.variants_only and args.no_variants:
+        parser.error("--variants-only measures the variants that --no-variants skips")
+    if args.pin:
+        cores = sorted(os.sched_getaffinity(0))
+        if len(cores) < 2:
+            parser.error("--pin needs two cores: one for the servers, one for wrk")
+        SERVER_CORES.add(cores[0])
+        LOAD_CORES.add(cores[-1])
     if args.nice:
         # Every process the bench starts inherits it: wrk and all the servers alike.
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
@@ -780,17 +803,11 @@ def main() -> int:
                       for column, flags in variants(workdir).items()]
         for mock in mocks:
             give_user_artifacts(mock)
-        replies = {row.name: capture(mocks[0], row) for row in rows}
+        servers = list(mocks)
         threads = args.wiremock_threads or wiremock_default_threads(max(connections))
-        wiremock = stack.enter_context(wiremock_server(workdir, rows, replies, threads))
-        warm_jvm(wiremock, rows, args.jvm_warmup, workdir)
-        port_b = free_port()
-        baseline = stack.enter_context(serve("baseline", "baseline", [sys.executable, str(BENCH / "baseline.py"),
-                                                                      str(port_b)], port_b, "/_mock/health"))
-        floor = stack.enter_context(floor_server(workdir, rows, replies))
-        servers = [*mocks, wiremock, floor, baseline]
-        if args.prism:
-            servers.append(stack.enter_context(prism_servers(workdir, builds[0].root / "spec")))
+        if not args.variants_only:
+            replies = {row.name: capture(mocks[0], row) for row in rows}
+            servers += comparisons(stack, workdir, rows, replies, threads, args, builds[0])
         for row in rows:
             for c in connections:
                 busy.append(wait_for_quiet(args))
@@ -798,7 +815,7 @@ def main() -> int:
                 print(_line(row.name, c, servers, *table[(row.name, c)]), f"(others' load before: {busy[-1]:.0%})",
                       flush=True)
         resident = {server.name: rss_mb(server.process.pid) for server in servers if server.kind != "prism"}
-        wiremock_up = wiremock.started_in
+        wiremock_up = next((server.started_in for server in servers if server.kind == "wiremock"), None)
 
     found = versions()
     markdown = [_header(servers)] + [_line(name, c, servers, *res, markdown=True) for (name, c), res in table.items()]
@@ -813,7 +830,8 @@ def main() -> int:
     for build in builds:
         prefix = "" if len(builds) == 1 else f"{build.column}: "
         extra += [f"- {prefix}{line}" for line in build_lines(build, args)]
-    extra.append(f"- WireMock {found['wiremock']}: {wiremock_up:.2f} s from spawn to its first answer (JVM start)")
+    if wiremock_up is not None:
+        extra.append(f"- WireMock {found['wiremock']}: {wiremock_up:.2f} s from spawn to its first answer (JVM start)")
     extra.append("- resident memory after the rows (MB): "
                  + ", ".join(f"{TITLES.get(name, name)} {mb:.0f}" for name, mb in resident.items()))
     text = "\n".join(markdown) + "\n\n" + "\n".join(extra) + "\n"
@@ -821,6 +839,21 @@ def main() -> int:
     args.markdown.write_text(_intro(builds, args, connections, tool, found, threads, started) + "\n\n" + text)
     print(f"written to {args.markdown}")
     return 0
+
+
+def comparisons(stack: ExitStack, workdir: Path, rows: list[Row], replies: dict[str, Reply], threads: int,
+                args: argparse.Namespace, build: Build) -> list[Server]:
+    """The servers memmock is measured beside: WireMock (warmed up), the floor, the baseline, Prism if asked."""
+    wiremock = stack.enter_context(wiremock_server(workdir, rows, replies, threads))
+    warm_jvm(wiremock, rows, args.jvm_warmup, workdir)
+    port = free_port()
+    baseline = stack.enter_context(serve("baseline", "baseline", [sys.executable, str(BENCH / "baseline.py"),
+                                                                  str(port)], port, "/_mock/health"))
+    floor = stack.enter_context(floor_server(workdir, rows, replies))
+    servers = [wiremock, floor, baseline]
+    if args.prism:
+        servers.append(stack.enter_context(prism_servers(workdir, build.root / "spec")))
+    return servers
 
 
 def wiremock_default_threads(connections: int) -> int:
@@ -841,22 +874,24 @@ def _intro(builds: list[Build], args: argparse.Namespace, connections: list[int]
     return "\n".join([
         *([f"## {builds[0].label}", ""] if builds[0].label != "memmock" else []),
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', started)} on {cores} cores ({cpu}, {memory:.0f} GiB), "
-        "shared by wrk and the servers" + (f", which ran at niceness {args.nice}." if args.nice else "."),
+        "shared by wrk and the servers" + (f", which ran at niceness {args.nice}" if args.nice else "")
+        + (f"; the servers pinned to core {min(SERVER_CORES)}, wrk to core {min(LOAD_CORES)}." if args.pin else "."),
         f"{what}.",
         f"Load: {found['wrk'] if tool == 'wrk' else tool}, {WRK_THREADS} thread, {' and '.join(map(str, connections))} "
         f"connection(s), the same for every server. Per row and connection count {args.warmup} warm-up round(s) of "
         f"{args.warmup_seconds:g} s (dropped), then {args.repeats} round(s) of {args.seconds:g} s; the servers take turns "
         "round by round; medians of the rounds; each ratio is the median of the ratios of rounds run side by side.",
-        f"WireMock {found['wiremock']} ({found['java']}): one static stub per row, answering the mock's own captured "
-        "reply (status, headers, body bytes) to a request matching method, path, query and credential; "
-        f"{' '.join(WIREMOCK_FLAGS)} --container-threads {threads}; {args.jvm_warmup:g} s of load on each stub "
-        "before the first row (JVM warm-up).",
         *([] if args.no_variants else [
             f"{JOURNAL_OFF}, {STATE_FILE}: the same memmock with --journal-size 0, and with --state-file in the "
             "bench's temporary folder (--fsync always, the default)."]),
-        "floor: bench/floor.py, an ASGI app on granian (embedded, one worker, uvloop, as memmock serve runs) that "
-        "reads each request's body and sends the same captured reply from a dict, nothing else: the most a Python "
-        "app served so can answer.",
+        *([] if args.variants_only else [
+            f"WireMock {found['wiremock']} ({found['java']}): one static stub per row, answering the mock's own "
+            "captured reply (status, headers, body bytes) to a request matching method, path, query and credential; "
+            f"{' '.join(WIREMOCK_FLAGS)} --container-threads {threads}; {args.jvm_warmup:g} s of load on each stub "
+            "before the first row (JVM warm-up).",
+            "floor: bench/floor.py, an ASGI app on granian (embedded, one worker, uvloop, as memmock serve runs) "
+            "that reads each request's body and sends the same captured reply from a dict, nothing else: the most "
+            "a Python app served so can answer."]),
     ])
 
 
@@ -905,7 +940,7 @@ def targets(table: Table, connections: list[int], rows: list[Row]) -> list[str]:
     """The code's targets (memmock beside WireMock; its test-suite features' cost), and whether this run meets them."""
     ratios = {f"{name} at {c}": r["wiremock"] for (name, c), (_, r) in table.items() if "wiremock" in r}
     lines = [_target("≥ 1.0× WireMock on every row", {k: f"{r:.2f}" for k, r in ratios.items() if not r >= 1.0},
-                     len(ratios))]
+                     len(ratios))] if ratios else []
     floor = {f"{name} at {c}": res["floor"].rps / res["wiremock"].rps for (name, c), (res, _) in table.items()
              if "floor" in res and "wiremock" in res and res["wiremock"].rps}
     if floor:
