@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any, Iterator
 from uuid import UUID
 
@@ -65,7 +64,9 @@ from iblai.api.ai_analytics_api import AiAnalyticsApi
 from iblai.api.ai_mentor_api import AiMentorApi
 from iblai.api.ai_prompt_api import AiPromptApi
 
-SPEC_FILE = Path(__file__).resolve().parents[1] / "spec" / "ibl-data-manager.yaml"
+from tests.paths import ROOT
+
+SPEC_FILE = ROOT / "spec" / "ibl-data-manager.yaml"
 CLIENT_VERSION = "4.202.2"
 CLIENT_APIS = (AiPromptApi, AiMentorApi, AiAnalyticsApi)
 METHODS = ("get", "put", "post", "patch", "delete")

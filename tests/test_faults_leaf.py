@@ -11,8 +11,8 @@ from pathlib import Path
 
 import mock_server.faults
 from mock_server.app import PLUGIN_GROUP
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "mock_server.faults"
 PACKAGE_DIR = ROOT / "mock_server" / "faults"
 # The one core module that may import the package: the CLI lists the fault names in --help.

@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,9 @@ from granian.server.embed import Server
 
 from contract_tests.inprocess import free_port
 from tests.api.conftest import JOHN
+from tests.paths import ROOT
 from tests.served import MEMMOCK, Served, exchange, serve
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = "/api/ai-mentor/orgs/main/users/johndoe/artifacts/"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

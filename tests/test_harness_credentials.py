@@ -6,15 +6,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import yaml
 
 from contract_tests.config import read_dotenv
 from contract_tests.inprocess import dev_credentials_file, free_port
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "default.yaml"
 # The venv exists already: make must not rebuild it for this test.
 MAKE = ["make", "-C", str(ROOT), "-o", ".venv/.installed", "-o", ".venv/.test-installed"]

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,9 +29,9 @@ import pytest
 from contract_tests.config import CREDENTIAL_VARS, read_dotenv
 from contract_tests.inprocess import dev_credentials_file, free_port
 from mock_server.faults import fault_names
+from tests.paths import ROOT
 from tests.proxy import start_hiding_proxy
 
-ROOT = Path(__file__).resolve().parent.parent
 # A reduced example budget; and --allow-destructive, as for a staging deployment the run may change:
 # the mock is thrown away after the run, and some faults (a lost custom-instruction update) show
 # only by changing what existed before it.

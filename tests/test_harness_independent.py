@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from contract_tests import specs
 from mock_server.app import APIS
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 # Each script prints the mock_server modules loaded so far, as JSON, at the points it names.
 LOADED = "sorted(m for m in sys.modules if m == 'mock_server' or m.startswith('mock_server.'))"

@@ -22,16 +22,15 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from contract_tests.inprocess import InProcessMock, dev_credentials_file, start_mock
+from tests.paths import ROOT
 from tests.proxy import start_hiding_proxy
 
-ROOT = Path(__file__).resolve().parent.parent
 # The families whose counters the contract's creates move (POST 201 with a new integer id).
 NEW_IDS = frozenset({"all_chats_memory", "artifact", "artifact_version"})
 

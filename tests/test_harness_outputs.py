@@ -16,8 +16,8 @@ import pytest
 
 from contract_tests.config import SECRET_VARS, read_dotenv
 from contract_tests.inprocess import dev_credentials_file
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKENS = {name: value for name, value in read_dotenv(dev_credentials_file()).items() if name in SECRET_VARS}
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from contract_tests.client import INTERRUPTS, Exchange, Refused, WriteGuard, guarded_httpx_client
 from contract_tests.safety import Contract, Safety, minimal_body
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = Contract()
 T = "http://target.invalid"
 AUTH = {"Authorization": "Api-Token k"}

@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +32,8 @@ from contract_tests.inprocess import free_port
 from mock_server.app import create_app
 from mock_server.settings import Settings
 from tests import latitude_variants as lv
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 # The README's dev tokens, as a pipeline would set them for a deployment.
 CREDENTIALS = {
     "IBL_ORG": "main", "IBL_USER": "johndoe", "IBL_USER_TOKEN": "dev-ibl-user-johndoe-0001",

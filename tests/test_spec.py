@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -21,7 +20,9 @@ from openapi_schema_validator import (
 )
 from openapi_spec_validator import validate
 
-SPEC_DIR = Path(__file__).resolve().parents[1] / "spec"
+from tests.paths import ROOT
+
+SPEC_DIR = ROOT / "spec"
 IBL = "ibl-data-manager.yaml"
 VAI = "virtuousai-memory.yaml"
 ADMIN = "admin.yaml"
