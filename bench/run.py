@@ -4,14 +4,15 @@ Starts the mock the way users run it (``memmock serve``: default fixtures, reque
 one process); WireMock 3 answering each row with a static stub of the very answer the mock gave
 that row's request (status, headers, body bytes; captured first); the bare-Starlette baseline of
 ``baseline.py``; the floor of ``floor.py`` (the captured replies sent by an ASGI app on granian
-that does nothing else); the mock again with the journal off and with ``--state-file`` (``--no-variants``
-skips them), for the cost of its test-suite features; with ``--prism`` Stoplight Prism on the same specs; with ``--before-venv`` a second
-memmock, built from another checkout, so two builds are measured in one run. wrk drives each row at
-1 and 32 connections with the same settings for every server; per row and connection count the
-servers take turns round by round, warm-up rounds are dropped, and the table shows each server's
-medians of the rounds and each mock/other ratio as the median of the ratios of rounds made side by
-side. Then startup, scale (a page and the analytics with 100,000 stored items) and memory. Prints a
-Markdown table and writes it to ``--markdown`` so it can be pasted into the README.
+that does nothing else); the mock again with the journal off and with ``--state-file``
+(``--no-variants`` skips them), for the cost of its test-suite features; with ``--prism`` Stoplight
+Prism on the same specs; with ``--before-venv`` a second memmock, built from another checkout, so
+two builds are measured in one run. wrk drives each row at 1 and 32 connections with the same
+settings for every server; per row and connection count the servers take turns round by round,
+warm-up rounds are dropped, and the table shows each server's medians of the rounds and each
+mock/other ratio as the median of the ratios of rounds made side by side. Then startup, scale (a
+page and the analytics with 100,000 stored items) and memory. Prints a Markdown table and writes it
+to ``--markdown`` so it can be pasted into the README.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -67,7 +68,7 @@ SERVER_CORES: set[int] = set()
 LOAD_CORES: set[int] = set()
 
 
-def _on_cores(cores: set[int]) -> Any:
+def _on_cores(cores: set[int]) -> Callable[[], None] | None:
     """A ``preexec_fn`` that keeps the child, and every thread it starts, on ``cores`` (None: no pinning)."""
     return (lambda: os.sched_setaffinity(0, cores)) if cores else None
 
@@ -763,8 +764,8 @@ def main() -> int:
                         help="only memmock and its variant columns: the cost of its test-suite features, without "
                              "WireMock, the floor and the baseline (make bench-features)")
     parser.add_argument("--pin", action="store_true",
-                        help="the servers on the first core, wrk on the last (two identical servers so measured "
-                             "differ by about 1%%, unpinned by up to 10%%)")
+                        help="the servers on the first core, wrk on the last, so that wrk and the server under "
+                             "test never take turns on one core")
     parser.add_argument("--rows", default="", help="only rows whose name contains this text")
     parser.add_argument("--no-harness", action="store_true", help="skip timing the quick conformance profile")
     parser.add_argument("--markdown", type=Path, default=BENCH / "results.md", help="where the Markdown table goes")
