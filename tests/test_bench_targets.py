@@ -66,6 +66,24 @@ def test_the_state_file_target_takes_write_rows_at_32_connections_as_the_files_s
     assert "POST v 0.40" in text and "PUT w" not in text and "GET r" not in text
 
 
+def test_the_runs_own_swing_is_the_state_file_ratio_on_read_rows_only(bench: ModuleType) -> None:
+    state = bench.STATE_FILE
+    rows = [bench.Row("PUT w", "PUT", "/w", {}), bench.Row("GET r", "GET", "/r", {}), bench.Row("GET s", "GET", "/s", {})]
+    table = table_of(bench, {
+        ("PUT w", 32): {state: 1.6},   # a write waits for its sync: not the same code path
+        ("GET r", 1): {state: 0.97},
+        ("GET r", 32): {state: 1.08},
+        ("GET s", 32): {state: 1.01},
+    })
+    text = line(bench.targets(table, [1, 32], rows), "own swing")
+    assert text.endswith("on the read rows (the same code there; 3 measured) 0.97–1.08"), text
+
+
+def test_no_swing_line_without_a_state_file_column(bench: ModuleType) -> None:
+    table = table_of(bench, {("GET a", 32): {bench.JOURNAL_OFF: 1.0}})
+    assert not any("swing" in text for text in bench.targets(table, [32], [])), table
+
+
 def test_no_wiremock_line_when_no_wiremock_ran(bench: ModuleType) -> None:
     table = table_of(bench, {("GET a", 32): {bench.JOURNAL_OFF: 1.0}})
     lines = bench.targets(table, [32], [])
