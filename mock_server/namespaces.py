@@ -24,6 +24,7 @@ from .errors import InvalidRequest, Problem
 from .headers import first_header
 from .state import MockState
 from .store import Store
+from .store_template import StoreTemplate
 
 logger = logging.getLogger("memmock")
 
@@ -78,8 +79,10 @@ class Namespaces:
         # Where requests that name no namespace go: the default one, unless a test runner (the
         # pytest plugin) points them at the current test's own.
         self.fallback = DEFAULT
-        # The default state before its first change, exported when that comes (or a namespace is made).
+        # The default state before its first change, exported when that comes (or the base set by ``rebase``).
         self._document: Any = None
+        # What namespaces start from, copied for each (None: none made since the base was last set).
+        self._template: StoreTemplate | None = None
         self._seed = default.store.ids.seed
         self.created = time.time()
         on_new(default)
@@ -119,6 +122,16 @@ class Namespaces:
     def rebase(self, document: Any) -> None:
         """Make ``document`` (a fixtures document) what namespaces made from now on start from."""
         self._document = document
+        self._template = None
+
+    def _start(self) -> Store:
+        """A store as namespaces start: the default one itself while nothing has changed it."""
+        default = self.default.store
+        if self._document is None:
+            return default
+        store = Store(clock=default.clock, seed=self._seed, keep_seed=True, max_items=default.items.limit)
+        store.load(self._document)
+        return store
 
     def before_default_write(self) -> None:
         """Called before a request may change the default state: what namespaces start from is kept first."""
@@ -126,10 +139,9 @@ class Namespaces:
             self._document = self.default.store.export()
 
     def _make(self, name: str) -> Namespace:
-        default = self.default.store
-        store = Store(clock=default.clock, seed=self._seed, keep_seed=True, max_items=default.items.limit)
-        self.before_default_write()
-        store.load(self._document)
+        if self._template is None:
+            self._template = StoreTemplate(self._start())
+        store = self._template.copy()
         now = time.time()
         namespace = self._named[name] = Namespace(name, MockState(store=store, settings=self.default.settings), now, now)
         self.on_new(namespace.state)

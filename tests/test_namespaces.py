@@ -67,6 +67,24 @@ def test_a_new_namespace_starts_as_the_fixtures_even_after_the_default_changed(c
     assert "only in default" in contents(client, {})
 
 
+def test_every_new_namespace_starts_as_the_fixtures_whether_made_before_or_after_the_default_changed(
+        client: TestClient) -> None:
+    def state(headers: dict[str, str]) -> dict:
+        reply = client.get("/_mock/state", headers=headers)
+        assert reply.status_code == 200
+        return reply.json()
+
+    fixtures = state({})
+    assert state(ns("first")) == fixtures  # made while the default is as loaded
+    assert client.post("/api/v1/memory", json={"content": "first's"}, headers={**VAI, **ns("first")}).status_code == 201
+    assert client.post("/api/v1/memory", json={"content": "default's"}, headers=VAI).status_code == 201
+    assert state(ns("second")) == fixtures  # made after both changed
+    assert client.post("/_mock/reset", headers={**JSON, **ns("first")}).status_code == 204
+    reset = state(ns("first"))
+    assert reset.pop("ids")["uuid_counter"] == 1  # a reset keeps counting ids: first's write took one
+    assert reset == {key: value for key, value in fixtures.items() if key != "ids"}
+
+
 def test_the_same_requests_give_the_same_ids_in_every_namespace(client: TestClient) -> None:
     ids = [client.post("/api/v1/memory", json={"content": "x"}, headers={**VAI, **ns(name)}).json()["id"]
            for name in ("one", "two")]

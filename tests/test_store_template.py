@@ -1,0 +1,44 @@
+"""StoreTemplate: a loaded store copied out whole, as each new namespace starts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from mock_server.clock import FixedClock
+from mock_server.store import Store
+from mock_server.store_template import StoreTemplate
+
+ORG = "7bc05553-4b68-44e8-b7bc-37be63c6d9e9"
+
+
+def loaded() -> Store:
+    return Store.from_file(clock=FixedClock(datetime(2026, 1, 2, tzinfo=timezone.utc)), seed=7, keep_seed=True)
+
+
+def test_a_copy_exports_what_the_store_did_and_hands_out_the_same_ids_next() -> None:
+    store = loaded()
+    copy = StoreTemplate(store).copy()
+    assert copy.export() == store.export()
+    assert copy.vai_memory.create(ORG, "x")["id"] == store.vai_memory.create(ORG, "x")["id"]
+
+
+def test_copies_are_independent_of_the_store_and_of_each_other() -> None:
+    store = loaded()
+    before = store.export()
+    template = StoreTemplate(store)
+    first, second = template.copy(), template.copy()
+    first.vai_memory.create(ORG, "only in the first copy")
+    store.vai_memory.create(ORG, "only in the store")
+    assert second.export() == before
+    assert template.copy().export() == before  # the template keeps the store as it was when made
+    assert "only in the first copy" not in str(store.export())
+
+
+def test_a_copy_shares_the_clock_so_a_test_that_moves_time_moves_every_namespace() -> None:
+    store = loaded()
+    copy = StoreTemplate(store).copy()
+    assert copy.clock is store.clock
+    clock = store.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(timedelta(hours=1))
+    assert copy.clock.now() == datetime(2026, 1, 2, 1, tzinfo=timezone.utc)
