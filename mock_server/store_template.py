@@ -6,7 +6,7 @@ Reading a fixtures document checks and converts every record: 4-5 s for 100,000 
 checked twice. What every store shares is
 kept out of the copy and handed back as it is, through pickle's persistent ids: the functions
 (record layouts compile theirs; classes hold lambdas), the record layouts themselves, and the
-clock. The pickled bytes are this process's own, made here and read only here.
+clock. A closure is refused: what it closes over could be one store's own. The pickled bytes are this process's own, made here and read only here.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class _Pickler(pickle.Pickler):
     def persistent_id(self, obj: Any) -> int | None:  # noqa: D102 - pickle's documented hook
         if not (isinstance(obj, (types.FunctionType, Layout)) or obj is self.clock):
             return None
+        if isinstance(obj, types.FunctionType) and obj.__closure__:
+            # What it closes over may be this store's own state, which a copy must not share.
+            raise TypeError(f"the state holds {obj.__qualname__}, a closure: copies would share what it "
+                            "closes over; hold a plain function or a bound method instead")
         at = self.ids.get(id(obj))
         if at is None:
             at = self.ids[id(obj)] = len(self.shared)

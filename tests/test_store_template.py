@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from mock_server.clock import FixedClock
 from mock_server.store import Store
 from mock_server.store_template import StoreTemplate
@@ -42,3 +44,11 @@ def test_a_copy_shares_the_clock_so_a_test_that_moves_time_moves_every_namespace
     assert isinstance(clock, FixedClock)
     clock.advance(timedelta(hours=1))
     assert copy.clock.now() == datetime(2026, 1, 2, 1, tzinfo=timezone.utc)
+
+
+def test_a_closure_in_the_state_is_refused_since_copies_would_share_what_it_closes_over() -> None:
+    store = loaded()
+    counts: list[int] = []
+    store.vai_memory.on_change = lambda: counts.append(1)  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="a closure"):
+        StoreTemplate(store)
