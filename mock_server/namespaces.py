@@ -125,10 +125,14 @@ class Namespaces:
         self._template = None
 
     def _start(self) -> Store:
-        """A store as namespaces start: the default one itself while nothing has changed it."""
+        """A store as namespaces start: the default's document read into a store of no namespace's.
+
+        Not the default store itself, though it may be unchanged: plugins and tests set hooks on a
+        namespace's store (``Plugin.attach``), and a store given to ``create_app`` may follow its
+        documents' seeds; a new namespace has neither.
+        """
         default = self.default.store
-        if self._document is None:
-            return default
+        self.before_default_write()
         store = Store(clock=default.clock, seed=self._seed, keep_seed=True, max_items=default.items.limit)
         store.load(self._document)
         return store

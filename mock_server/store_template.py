@@ -11,6 +11,7 @@ clock. A closure is refused: what it closes over could be one store's own. The p
 
 from __future__ import annotations
 
+import gc
 import io
 import pickle
 import types
@@ -34,7 +35,7 @@ class _Pickler(pickle.Pickler):
         if isinstance(obj, types.FunctionType) and obj.__closure__:
             # What it closes over may be this store's own state, which a copy must not share.
             raise TypeError(f"the state holds {obj.__qualname__}, a closure: copies would share what it "
-                            "closes over; hold a plain function or a bound method instead")
+                            "closes over; hold a module-level function instead")
         at = self.ids.get(id(obj))
         if at is None:
             at = self.ids[id(obj)] = len(self.shared)
@@ -57,8 +58,7 @@ class StoreTemplate:
     def __init__(self, store: Store) -> None:
         self._shared: list[Any] = []  # what copies share with the store, by persistent id
         buffer = io.BytesIO()
-        with gc_paused():  # pickling walks the state but makes no garbage worth a collection
-            _Pickler(buffer, self._shared, store.clock).dump(store)
+        _Pickler(buffer, self._shared, store.clock).dump(store)
         self._pickled = buffer.getvalue()
 
     @property
@@ -69,5 +69,8 @@ class StoreTemplate:
     def copy(self) -> Store:
         """A store of its own, equal to the one this was made of (its ids counting on from the same point)."""
         with gc_paused():  # see heap.gc_paused: millions of objects, no cycles among them
+            # The pause ends by freezing every object there is: what earlier requests left for the
+            # collector goes first, or it would be frozen with the copy and never freed.
+            gc.collect()
             store: Store = _Unpickler(io.BytesIO(self._pickled), self._shared).load()
         return store

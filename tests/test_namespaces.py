@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -83,6 +85,32 @@ def test_every_new_namespace_starts_as_the_fixtures_whether_made_before_or_after
     reset = state(ns("first"))
     assert reset.pop("ids")["uuid_counter"] == 1  # a reset keeps counting ids: first's write took one
     assert reset == {key: value for key, value in fixtures.items() if key != "ids"}
+
+
+def test_a_hook_set_on_the_default_store_does_not_follow_into_new_namespaces() -> None:
+    app = create_app(Settings())
+    client = TestClient(app, base_url="http://127.0.0.1")
+    refused: list[str] = []
+    app.state.store.vai_memory.fail_predicate = lambda memory: refused.append(memory["id"]) or True
+    assert client.get("/api/v1/memory", headers={**VAI, **ns("hookless")}).status_code == 200
+    assert app.namespaces.state("hookless").store.vai_memory.fail_predicate is None
+
+
+def test_a_dropped_namespace_is_freed_though_it_was_frozen_as_long_lived() -> None:
+    # A served mock freezes what outlives a full collection (heap.serve_gc), and the copy that starts
+    # a namespace is frozen too: only reference counting can free a dropped one, so it holds no cycle.
+    app = create_app(Settings())
+    client = TestClient(app, base_url="http://127.0.0.1")
+    assert client.get("/api/v1/memory", headers={**VAI, **ns("brief")}).status_code == 200
+    store = weakref.ref(app.namespaces.state("brief").store)
+    gc.collect()
+    gc.freeze()
+    try:
+        assert client.delete("/_mock/namespaces/brief", headers=JSON).status_code == 204
+        gc.collect()
+        assert store() is None
+    finally:
+        gc.unfreeze()
 
 
 def test_the_same_requests_give_the_same_ids_in_every_namespace(client: TestClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -52,3 +54,18 @@ def test_a_closure_in_the_state_is_refused_since_copies_would_share_what_it_clos
     store.vai_memory.on_change = lambda: counts.append(1)  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match="a closure"):
         StoreTemplate(store)
+
+
+class _Node:
+    partner: _Node
+
+
+def test_garbage_waiting_for_the_collector_is_not_frozen_with_a_copy() -> None:
+    template = StoreTemplate(loaded())
+    first, second = _Node(), _Node()
+    first.partner, second.partner = second, first  # a cycle: only the collector frees it
+    watched = weakref.ref(first)
+    del first, second
+    template.copy()
+    gc.collect()
+    assert watched() is None

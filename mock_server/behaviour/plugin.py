@@ -13,6 +13,7 @@ called, so nothing changes. The admin plane is left alone.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
@@ -55,7 +56,11 @@ class BehaviourPlugin(Plugin):
 
     def attach(self, state: MockState) -> None:
         """A behaviour of its own for each namespace's state, seeded by that state's seed."""
-        state.extensions[KEY] = Behaviour(frozenset(self.operations), self.activity, lambda: state.store.ids.seed)
+        # Through a weak reference: the state holds its behaviour, and a cycle between them would
+        # outlive a dropped namespace once frozen (heap.py freezes what lives long; states hold no cycles).
+        held = weakref.ref(state)
+        state.extensions[KEY] = Behaviour(frozenset(self.operations), self.activity,
+                                          lambda: held().store.ids.seed)  # type: ignore[union-attr]
 
     def detach(self, state: MockState) -> None:
         """A dropped namespace's behaviour no longer holds requests back (``Activity`` stops counting it)."""
