@@ -3,10 +3,12 @@
 Reading a fixtures document checks and converts every record: 4-5 s for 100,000 memories and
 100,000 conversations. Unpickling the store that reading built gives the same state in 0.6 s
 (1.0 s as a served request's new namespace): pickle's C loader makes the objects, and nothing is
-checked twice. What every store shares is
-kept out of the copy and handed back as it is, through pickle's persistent ids: the functions
-(record layouts compile theirs; classes hold lambdas), the record layouts themselves, and the
-clock. A closure is refused: what it closes over could be one store's own. The pickled bytes are this process's own, made here and read only here.
+checked twice; pickling it once takes 1.8 s. What every store shares is kept out of the copy and
+handed back as it is, through pickle's documented hooks (``reducer_override`` names it by its
+position in a list, ``find_class`` reads that list): the functions (record layouts compile
+theirs; classes hold lambdas), the record layouts themselves, and the clock. A closure is
+refused: what it closes over could be one store's own. The pickled bytes are this process's
+own, made here and read only here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from .models.collection import Layout
 from .store import Store
 
 
+def _shared(at: int) -> Any:
+    """What a pickled copy names by position among what it shares (``_Unpickler.find_class`` binds it)."""
+    raise RuntimeError("only a StoreTemplate's own unpickler reads a copy")
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, shared: list[Any], clock: Any) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
@@ -29,9 +36,11 @@ class _Pickler(pickle.Pickler):
         self.clock = clock
         self.ids: dict[int, int] = {}
 
-    def persistent_id(self, obj: Any) -> int | None:  # noqa: D102 - pickle's documented hook
-        if not (isinstance(obj, (types.FunctionType, Layout)) or obj is self.clock):
-            return None
+    def reducer_override(self, obj: Any) -> Any:  # noqa: D102 - pickle's documented hook
+        # Not called for the builtin values and containers (pickle's fast path): records and the
+        # objects below, not every string, so the state pickles at C speed for the most part.
+        if obj is _shared or not (isinstance(obj, (types.FunctionType, Layout)) or obj is self.clock):
+            return NotImplemented
         if isinstance(obj, types.FunctionType) and obj.__closure__:
             # What it closes over may be this store's own state, which a copy must not share.
             raise TypeError(f"the state holds {obj.__qualname__}, a closure: copies would share what it "
@@ -40,7 +49,7 @@ class _Pickler(pickle.Pickler):
         if at is None:
             at = self.ids[id(obj)] = len(self.shared)
             self.shared.append(obj)
-        return at
+        return _shared, (at,)
 
 
 class _Unpickler(pickle.Unpickler):
@@ -48,8 +57,10 @@ class _Unpickler(pickle.Unpickler):
         super().__init__(file)
         self.shared = shared
 
-    def persistent_load(self, pid: Any) -> Any:  # noqa: D102 - pickle's documented hook
-        return self.shared[pid]
+    def find_class(self, module: str, name: str) -> Any:  # noqa: D102 - pickle's documented hook
+        if module == __name__ and name == _shared.__name__:
+            return self.shared.__getitem__
+        return super().find_class(module, name)
 
 
 class StoreTemplate:
