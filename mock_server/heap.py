@@ -29,11 +29,14 @@ def gc_paused() -> Iterator[None]:
     parsed in 0.6 s without, 1.1 to 1.8 s with), holding the GIL all the while. When the last pause
     ends (pauses nest, across threads), what was made meanwhile is frozen before collection
     resumes: it is a state (long-lived) or a parsed document (freed by reference counting), and
-    the first collection would otherwise walk all of it at once (a second's stall).
+    the first collection would otherwise walk all of it at once (a second's stall). The first
+    pause collects before it begins: the freeze takes every object there is, and garbage left
+    for the collector then would be frozen with the rest and never freed.
     """
     global _pauses, _collecting_before
     with _pause_lock:
         if _pauses == 0:
+            gc.collect()
             _collecting_before = gc.isenabled()
             gc.disable()
         _pauses += 1

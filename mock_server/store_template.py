@@ -13,12 +13,12 @@ own, made here and read only here.
 
 from __future__ import annotations
 
-import gc
 import io
 import pickle
 import types
 from typing import Any
 
+from .clock import Clock
 from .heap import gc_paused
 from .models.collection import Layout
 from .store import Store
@@ -30,7 +30,7 @@ def _shared(at: int) -> Any:
 
 
 class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, shared: list[Any], clock: Any) -> None:
+    def __init__(self, file: io.BytesIO, shared: list[Any], clock: Clock) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.shared = shared
         self.clock = clock
@@ -67,21 +67,13 @@ class StoreTemplate:
     """A store as it was when this was made, copied out whole by ``copy``; later changes to it are not seen."""
 
     def __init__(self, store: Store) -> None:
-        self._shared: list[Any] = []  # what copies share with the store, by persistent id
+        self._shared: list[Any] = []  # what copies share with the store, named by position
         buffer = io.BytesIO()
         _Pickler(buffer, self._shared, store.clock).dump(store)
         self._pickled = buffer.getvalue()
 
-    @property
-    def size(self) -> int:
-        """The bytes the template holds."""
-        return len(self._pickled)
-
     def copy(self) -> Store:
         """A store of its own, equal to the one this was made of (its ids counting on from the same point)."""
         with gc_paused():  # see heap.gc_paused: millions of objects, no cycles among them
-            # The pause ends by freezing every object there is: what earlier requests left for the
-            # collector goes first, or it would be frozen with the copy and never freed.
-            gc.collect()
             store: Store = _Unpickler(io.BytesIO(self._pickled), self._shared).load()
         return store
